@@ -1,0 +1,67 @@
+//! Translation engines: the `Engine` trait that the rest of de2en talks to, and its implementations.
+//!
+//! Segmentation, batching across files and rebuilding the article never care which engine runs:
+//! they hand over clean German sentences and get back one `Translation` per sentence, in order.
+
+pub mod decode;
+pub mod identity;
+pub mod marian;
+pub mod tokenizer;
+
+use crate::document::ByteSpan;
+
+/// One sentence's translation, with the scores users may want to filter on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Translation {
+    /// Detokenised English text.
+    pub text: String,
+    /// Generated target token ids, EOS included when the model produced it (no decoder start token).
+    pub token_ids: Vec<u32>,
+    /// Sum of the log-probabilities of the generated tokens (EOS included).
+    pub sum_logprob: f32,
+    /// `sum_logprob` divided by the number of generated tokens.
+    pub mean_logprob: f32,
+    /// Word alignment from cross-attention, where the engine provides one.
+    pub alignment: Option<WordAlignment>,
+}
+
+/// Pairs of aligned words: a byte span in the source sentence and one in `Translation::text`.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct WordAlignment {
+    pub pairs: Vec<(ByteSpan, ByteSpan)>,
+}
+
+/// Errors an engine reports; model-folder problems name the file and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("model folder {dir}: {problem}")]
+    Model { dir: std::path::PathBuf, problem: String },
+    #[error("model file {path}: {problem}")]
+    ModelFile { path: std::path::PathBuf, problem: String },
+    #[error("could not read {path}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("invalid generation option: {0}")]
+    InvalidOption(String),
+    #[error("tensor computation failed")]
+    Tensor(#[from] candle_core::Error),
+}
+
+/// What a translation engine must do for the pipeline.
+///
+/// `translate` receives any number of sentences; the engine tokenises them, sorts them by length,
+/// packs batches by its token budget and returns results in input order.
+pub trait Engine: Send + Sync {
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError>;
+
+    /// Number of source tokens (EOS included) the model would see for `sentence`.
+    fn source_token_count(&self, sentence: &str) -> usize;
+
+    /// The longest source (in tokens, EOS included) the model accepts.
+    fn max_source_tokens(&self) -> usize;
+}
