@@ -68,8 +68,15 @@ impl Lexicon {
 
 /// Appends `text` to `key` lower-cased and without whitespace, the form abbreviations are stored in.
 pub(crate) fn push_abbreviation_key(key: &mut String, text: &str) {
-    for c in text.chars().filter(|c| !c.is_whitespace()) {
-        key.extend(c.to_lowercase());
+    for c in text.chars() {
+        // ASCII first: this runs at every period, and `to_lowercase` is a table search.
+        if c.is_ascii() {
+            if !c.is_ascii_whitespace() {
+                key.push(c.to_ascii_lowercase());
+            }
+        } else if !c.is_whitespace() {
+            key.extend(c.to_lowercase());
+        }
     }
 }
 
@@ -89,7 +96,10 @@ fn parse_words(data: &'static str) -> HashSet<&'static str> {
     content_lines(data).collect()
 }
 
-type Abbreviations = (HashMap<String, AbbreviationKind>, Vec<(String, AbbreviationKind)>);
+type Abbreviations = (
+    HashMap<String, AbbreviationKind>,
+    Vec<(String, AbbreviationKind)>,
+);
 
 fn parse_abbreviations(data: &'static str) -> Abbreviations {
     let mut kind = AbbreviationKind::Maybe;
@@ -119,10 +129,7 @@ mod tests {
     #[test]
     fn data_files_parse_into_the_expected_kinds() {
         let lexicon = lexicon();
-        assert_eq!(
-            lexicon.abbreviation("z.b."),
-            Some(AbbreviationKind::Never)
-        );
+        assert_eq!(lexicon.abbreviation("z.b."), Some(AbbreviationKind::Never));
         assert_eq!(lexicon.abbreviation("dr."), Some(AbbreviationKind::Never));
         assert_eq!(lexicon.abbreviation("mio."), Some(AbbreviationKind::Maybe));
         assert_eq!(lexicon.abbreviation("usw."), Some(AbbreviationKind::End));

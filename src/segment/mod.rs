@@ -230,7 +230,11 @@ impl<'a> Scanner<'a> {
 
     /// Looks up the longest listed abbreviation that ends with the period at `period`, reading back
     /// over up to [`MAX_ABBREVIATION_PARTS`] space-separated parts that each end in a period.
-    fn abbreviation_before(&mut self, token_start: usize, period: usize) -> Option<AbbreviationKind> {
+    fn abbreviation_before(
+        &mut self,
+        token_start: usize,
+        period: usize,
+    ) -> Option<AbbreviationKind> {
         let mut part_starts = [token_start; MAX_ABBREVIATION_PARTS];
         let mut parts = 1;
         while parts < MAX_ABBREVIATION_PARTS {
@@ -358,10 +362,9 @@ fn is_weak_token(token: &str) -> bool {
         return false;
     };
     if first.is_ascii_digit() {
-        return token
-            .split('.')
-            .all(|group| (1..=3).contains(&group.len()) && group.bytes().all(|b| b.is_ascii_digit()))
-            && token.split('.').skip(1).all(|group| group.len() <= 2);
+        return token.split('.').all(|group| {
+            (1..=3).contains(&group.len()) && group.bytes().all(|b| b.is_ascii_digit())
+        }) && token.split('.').skip(1).all(|group| group.len() <= 2);
     }
     if chars.next().is_none() {
         return first.is_alphabetic();
@@ -370,9 +373,9 @@ fn is_weak_token(token: &str) -> bool {
         return true;
     }
     token.contains('.')
-        && token
-            .split('.')
-            .all(|part| (1..=2).contains(&part.chars().count()) && part.chars().all(char::is_alphabetic))
+        && token.split('.').all(|part| {
+            (1..=2).contains(&part.chars().count()) && part.chars().all(char::is_alphabetic)
+        })
 }
 
 /// The trailing run of letters of `line` ("… erneut für" → "für").
