@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command for the whole benchmark: full-size random model (+ CTranslate2 conversions) if
+# missing, de2en release build, then bench.py. Arguments go to bench.py (e.g. --quick).
+#
+#   scripts/bench/run_bench.sh            # 500 sentences, beam 1/4 x batch 1/32, all engines
+#   scripts/bench/run_bench.sh --quick    # 100 sentences
+#   NO_BUILD=1 scripts/bench/run_bench.sh --engines transformers,ct2-fp32
+#
+# Environment: PYTHON (default /work/pyenv/venv/bin/python, else python3), CARGO_TARGET_DIR,
+# DE2EN_BIN (skip the build and use this binary), NO_BUILD=1 (do not run cargo).
+# Results: printed, and written to scripts/bench/out/results.md and results.json.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+python="${PYTHON:-/work/pyenv/venv/bin/python}"
+[[ -x "$python" ]] || python=python3
+
+export OMP_WAIT_POLICY=PASSIVE   # without it libtorch busy-waits on these VMs (up to 10x slower)
+
+if [[ ! -f "$here/out/opus-mt-de-en-random/model.safetensors" || ! -f "$here/out/ct2-int8/model.bin" ]]; then
+    "$python" "$here/make_full_model.py"
+fi
+
+if [[ -z "${DE2EN_BIN:-}" && -z "${NO_BUILD:-}" ]]; then
+    if command -v cargo >/dev/null; then
+        (cd "$repo" && cargo build --release --quiet) || echo "warning: cargo build --release failed; de2en will be skipped if no binary exists" >&2
+    else
+        echo "warning: cargo not found; de2en will be skipped if no binary exists" >&2
+    fi
+fi
+
+exec "$python" "$here/bench.py" "$@"
