@@ -407,6 +407,27 @@ fn hard_wrapped_sentence_continues_across_the_line_break() {
 }
 
 #[test]
+fn hard_wrapped_block_continues_even_before_a_capitalised_line() {
+    // Lines of similar width, most of them cut mid-sentence: a text file wrapped at ~70 columns.
+    let text = "Die Bundesregierung hat am Mittwoch ein umfangreiches Paket zur\n\
+                Entlastung der Bürger beschlossen. Es umfasst einen Zuschuss zu den\n\
+                Heizkosten, eine Einmalzahlung für Rentner und eine Senkung der\n\
+                Mehrwertsteuer auf Gas. Insgesamt soll das Paket rund 65 Mrd. Euro\n\
+                Kosten verursachen.";
+    assert_eq!(split(text).len(), 3, "{:?}", split(text));
+    assert!(split(text)[2].starts_with("Insgesamt") && split(text)[2].ends_with("verursachen."));
+}
+
+#[test]
+fn lines_of_different_widths_are_not_taken_for_wrapped_prose() {
+    let text = "Kerry: Politische Lösung in Syrien ist Voraussetzung für breite Anti-IS-Allianz\n\
+                Von Euronews\n\
+                Diesen Artikel teilenKommentare\n\
+                Diesen Artikel teilenClose Button";
+    assert_eq!(split(text).len(), 4);
+}
+
+#[test]
 fn line_break_after_final_punctuation_is_ordinary_whitespace() {
     assert_eq!(split("Er kam.\nSie ging."), ["Er kam.", "Sie ging."]);
     assert_one_sentence("Es gibt z. B.\nÄpfel.");

@@ -30,10 +30,13 @@
 //! a headline, a byline, `WERBUNG`, a button label such as "Diesen Artikel teilenKommentare" — ends
 //! its own segment, unless the text was evidently hard-wrapped in the middle of a sentence: the next
 //! line starts in lower case, or the line ends with a comma, a hyphen or dash, an opening bracket or
-//! quotation mark, or a word from `data/line_continuations.txt` ("der", "für", "und" …). A wrapped
-//! line that ends in a noun before a capitalised line is therefore cut; we accept that, because
-//! scraped articles put headlines, bylines and labels on their own lines far more often than they
-//! hard-wrap prose.
+//! quotation mark, or a word from `data/line_continuations.txt` ("der", "für", "und" …). A block
+//! that as a whole looks hard-wrapped — at least three lines, all but the last of a similar width
+//! between 40 and 100 characters, and at least a third of its line breaks evidently inside a sentence
+//! by the tests above — treats every single line break as a space, so a line ending in a noun before
+//! a capitalised line is not cut either. In a short block (one or two line breaks) that case is
+//! still cut; we accept that, because scraped articles put headlines, bylines and labels on their
+//! own lines far more often than they hard-wrap prose.
 //!
 //! The scanner never slices a string except at ASCII bytes or at the ends of decoded characters, so
 //! every span lies on char boundaries for any input.
@@ -59,6 +62,13 @@ pub fn sentences(text: &str) -> Vec<ByteSpan> {
     Scanner::new(text).run()
 }
 
+/// Hard-wrapped lines have about the same width; headlines, bylines and labels vary a lot.
+const WRAP_MIN_CHARS: usize = 40;
+const WRAP_MAX_CHARS: usize = 100;
+const WRAP_MAX_SPREAD: usize = 25;
+/// Fewest line breaks (inside paragraphs) before the width of the lines is trusted as evidence.
+const WRAP_MIN_BREAKS: usize = 2;
+
 /// How far back a word before a period is read; a longer "word" is a URL or garbage, never an
 /// abbreviation or an ordinal, and the cap keeps the scan linear on hostile input.
 const MAX_TOKEN_BYTES: usize = 64;
@@ -75,6 +85,8 @@ struct Scanner<'a> {
     segment_start: usize,
     /// Reused buffer for abbreviation keys, so the hot path does not allocate.
     key: String,
+    /// The block is hard-wrapped prose: a single line break is just a space.
+    hard_wrapped: bool,
 }
 
 /// The final punctuation of a candidate sentence end.
@@ -103,6 +115,7 @@ impl<'a> Scanner<'a> {
             spans: Vec::new(),
             segment_start: 0,
             key: String::with_capacity(MAX_ABBREVIATION_BYTES),
+            hard_wrapped: looks_hard_wrapped(text),
         }
     }
 
@@ -287,16 +300,54 @@ impl<'a> Scanner<'a> {
             self.close(newline);
             return next_start;
         }
-        let line = self.text[self.segment_start..newline].trim_end();
-        let next = NextWord::at(self.text, next_start);
-        let wrapped = next.first.is_some_and(char::is_lowercase)
-            || line.chars().next_back().is_some_and(is_open_line_end)
-            || lexicon().is_line_continuation(last_word(line));
-        if !wrapped {
+        if !self.hard_wrapped
+            && !continues_on_next_line(&self.text[..newline], &self.text[next_start..])
+        {
             self.close(newline);
         }
         next_start
     }
+}
+
+/// Whether the sentence on the line ending `before` evidently goes on in `after` (the next line).
+fn continues_on_next_line(before: &str, after: &str) -> bool {
+    let line = before.trim_end();
+    NextWord::at(after, 0).first.is_some_and(char::is_lowercase)
+        || line.chars().next_back().is_some_and(is_open_line_end)
+        || lexicon().is_line_continuation(last_word(line))
+}
+
+/// Whether `text` is hard-wrapped prose; see the module docs for the test.
+fn looks_hard_wrapped(text: &str) -> bool {
+    if !text.contains('\n') {
+        return false;
+    }
+    let mut lines = text.split('\n').map(str::trim_end).peekable();
+    let (mut narrowest, mut widest) = (usize::MAX, 0);
+    let mut breaks = 0usize;
+    let mut evident = 0usize;
+    // A thousand line breaks are plenty to judge; the cap keeps huge single blocks cheap.
+    while let (Some(line), Some(&next)) = (lines.next(), lines.peek()) {
+        if line.trim().is_empty() || next.trim().is_empty() {
+            continue;
+        }
+        let width = line.chars().count();
+        if !(WRAP_MIN_CHARS..=WRAP_MAX_CHARS).contains(&width) {
+            return false;
+        }
+        narrowest = narrowest.min(width);
+        widest = widest.max(width);
+        breaks += 1;
+        let after_final_punctuation =
+            line.ends_with(['.', '!', '?', '…', '“', '”', '"', '«', '»', ')']);
+        if !after_final_punctuation && continues_on_next_line(line, next) {
+            evident += 1;
+        }
+        if breaks >= 1000 {
+            break;
+        }
+    }
+    breaks >= WRAP_MIN_BREAKS && widest - narrowest <= WRAP_MAX_SPREAD && evident * 3 >= breaks
 }
 
 /// The first word after a candidate sentence end, past any opening quotes, brackets or dashes.
