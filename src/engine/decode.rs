@@ -2,8 +2,36 @@
 //!
 //! The model side is behind `StepModel`, so the search can be tested on toy models and reused by
 //! any engine; options are validated once, in `GenerationOptions::validate`.
+//!
+//! Users compare our output with Hugging Face `transformers` (4.57), so the search reproduces its
+//! `generate` token for token:
+//!
+//! - **Logits processors**, in transformers' order: banned sequences (`bad_words_ids`, never a lone
+//!   EOS), EOS suppressed while fewer than `min_new_tokens` tokens exist, and at the last allowed
+//!   step every token but `forced_eos_token_id` set to −∞ and that one to 0.
+//! - **Greedy** (`num_beams == 1`): the argmax of the processed raw logits, first index on ties
+//!   (as `torch.argmax`).
+//! - **Beam search**: log-softmax of the raw logits, then the processors; per sentence the top
+//!   `2·num_beams` continuations of all beams; the best `num_beams` that did not end continue; the
+//!   ones among the top `num_beams` that ended (EOS or length limit) compete for the finished list
+//!   with score `sum_logprobs / generated_len^length_penalty`, where `generated_len` counts the
+//!   generated tokens, EOS included, without the decoder start token. With `early_stopping=False`
+//!   a sentence stops once `num_beams` hypotheses are finished and the best running beam, scored
+//!   at its current length, cannot beat the worst finished one.
+//!
+//! Two things differ from transformers on purpose and change no result: a sentence leaves the batch
+//! as soon as its search is over (transformers keeps computing it until the whole batch is done,
+//! but its finished list can no longer change), and the first beam step runs one row per sentence
+//! instead of `num_beams` identical rows (transformers gives the copies a score of −1e9, so they
+//! only matter when fewer than `2·num_beams` tokens are allowed; we still simulate them exactly).
+//!
+//! Exact ties between candidates go to the lower index (beam-major, then token id). `torch.topk`
+//! does not promise any order for ties, so on exactly equal scores transformers may differ; with
+//! real logits such ties essentially never happen.
 
-use candle_core::Tensor;
+use std::cmp::Ordering;
+
+use candle_core::{DType, Storage, Tensor};
 
 use super::EngineError;
 
@@ -25,6 +53,84 @@ pub struct GenerationOptions {
     pub forced_eos_token_id: Option<u32>,
 }
 
+impl GenerationOptions {
+    /// Checks every option once, against the model's vocabulary size, with a message a user can act on.
+    pub fn validate(&self, vocab_size: usize) -> Result<(), EngineError> {
+        self.validate_search()?;
+        if vocab_size == 0 {
+            return Err(invalid("the model's vocabulary is empty".into()));
+        }
+        // Beam search keeps 2·num_beams candidates out of num_beams·vocab_size.
+        if self.num_beams > 1 && vocab_size < 2 {
+            return Err(invalid(format!(
+                "beam search needs a vocabulary of at least 2 tokens, the model has {vocab_size}"
+            )));
+        }
+        let named_ids = [
+            ("eos_token_id", Some(self.eos_token_id)),
+            ("pad_token_id", Some(self.pad_token_id)),
+            ("decoder_start_token_id", Some(self.decoder_start_token_id)),
+            ("forced_eos_token_id", self.forced_eos_token_id),
+        ];
+        for (name, id) in named_ids {
+            if let Some(id) = id
+                && id as usize >= vocab_size
+            {
+                return Err(invalid(format!(
+                    "{name} is {id}, but the vocabulary has only {vocab_size} tokens (ids 0 to {})",
+                    vocab_size - 1
+                )));
+            }
+        }
+        for sequence in &self.bad_words_ids {
+            if let Some(&id) = sequence.iter().find(|&&id| id as usize >= vocab_size) {
+                return Err(invalid(format!(
+                    "bad_words_ids contains token {id}, but the vocabulary has only {vocab_size} tokens"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks that do not need the vocabulary.
+    fn validate_search(&self) -> Result<(), EngineError> {
+        if self.num_beams == 0 {
+            return Err(invalid("num_beams (beam size) must be at least 1".into()));
+        }
+        if self.max_new_tokens == 0 {
+            return Err(invalid(
+                "max_new_tokens (maximum length) must be at least 1".into(),
+            ));
+        }
+        if self.min_new_tokens > self.max_new_tokens {
+            return Err(invalid(format!(
+                "min_new_tokens ({}) must not exceed max_new_tokens ({})",
+                self.min_new_tokens, self.max_new_tokens
+            )));
+        }
+        if !self.length_penalty.is_finite() {
+            return Err(invalid(format!(
+                "length_penalty must be a finite number, not {}",
+                self.length_penalty
+            )));
+        }
+        if self.bad_words_ids.iter().any(Vec::is_empty) {
+            return Err(invalid(
+                "bad_words_ids contains an empty token sequence".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: String) -> EngineError {
+    EngineError::InvalidOption(message)
+}
+
+fn decode_error(message: String) -> EngineError {
+    EngineError::Decode(message)
+}
+
 /// What one decoder step returns for the live rows.
 pub struct StepOutput {
     /// Next-token logits, shape `[rows, vocab]`, f32.
@@ -40,7 +146,8 @@ pub trait StepModel {
     type State;
 
     /// Runs one step: `last_tokens[r]` is the newest token of row `r`.
-    fn step(&self, state: &mut Self::State, last_tokens: &[u32]) -> Result<StepOutput, EngineError>;
+    fn step(&self, state: &mut Self::State, last_tokens: &[u32])
+    -> Result<StepOutput, EngineError>;
 
     /// Keeps only `rows` of the state, in that order (repeats allowed): beam reordering and
     /// finished sentences leaving the batch both go through here.
@@ -52,8 +159,875 @@ pub trait StepModel {
 pub struct Hypothesis {
     /// Generated tokens, without the decoder start token, EOS included when generated.
     pub token_ids: Vec<u32>,
-    /// Log-probability of each generated token.
+    /// Log-probability of each generated token under the model: log-softmax of the raw logits,
+    /// before any processor. A banned or forced token therefore keeps the probability the model
+    /// gave it, and greedy and beam search report the same value for the same token and prefix.
     pub token_logprobs: Vec<f32>,
     /// For each generated token, the source position it attended to most (when available).
     pub source_positions: Option<Vec<usize>>,
+    /// transformers' `sequences_scores`: the sum of the *processed* log-probabilities (a forced EOS
+    /// counts 0) divided by `token_ids.len() ^ length_penalty`. Greedy search reports the same
+    /// formula for its single hypothesis.
+    pub score: f32,
+}
+
+/// transformers marks beams that must not continue (and empty finished slots) with this score.
+const BEAM_MASK: f32 = -1.0e9;
+
+/// Runs greedy (`num_beams == 1`) or beam search for `batch_size` sentences.
+///
+/// `state` holds one row per sentence, in order. Returns the best hypothesis per sentence, in the
+/// same order. A sentence gives the same hypothesis alone or inside any batch: each sentence's
+/// search only reads its own rows, and finished sentences leave the batch through `select_rows`.
+pub fn generate<M: StepModel>(
+    model: &M,
+    state: M::State,
+    batch_size: usize,
+    options: &GenerationOptions,
+) -> Result<Vec<Hypothesis>, EngineError> {
+    options.validate_search()?;
+    if batch_size == 0 {
+        return Ok(Vec::new());
+    }
+    let mut search = Search::new(model, state, options);
+    if options.num_beams == 1 {
+        search.greedy(batch_size)
+    } else {
+        search.beam(batch_size)
+    }
+}
+
+/// A hypothesis under construction: tokens with their model log-probabilities and attention peaks.
+#[derive(Debug, Clone, Default)]
+struct Partial {
+    tokens: Vec<u32>,
+    logprobs: Vec<f32>,
+    positions: Vec<usize>,
+}
+
+impl Partial {
+    fn extended(&self, token: u32, logprob: f32, position: usize) -> Partial {
+        let mut next = Partial {
+            tokens: Vec::with_capacity(self.tokens.len() + 1),
+            logprobs: Vec::with_capacity(self.tokens.len() + 1),
+            positions: Vec::with_capacity(self.tokens.len() + 1),
+        };
+        next.tokens.extend_from_slice(&self.tokens);
+        next.tokens.push(token);
+        next.logprobs.extend_from_slice(&self.logprobs);
+        next.logprobs.push(logprob);
+        next.positions.extend_from_slice(&self.positions);
+        next.positions.push(position);
+        next
+    }
+
+    fn into_hypothesis(self, score: f32, with_positions: bool) -> Hypothesis {
+        Hypothesis {
+            token_ids: self.tokens,
+            token_logprobs: self.logprobs,
+            source_positions: with_positions.then_some(self.positions),
+            score,
+        }
+    }
+}
+
+/// The logits processors transformers applies, precomputed from the options.
+struct Processors {
+    /// Single-token bad words (never EOS), sorted and deduplicated: banned at every step.
+    always_banned: Vec<u32>,
+    /// Bad words of two or more tokens: the last token is banned when the prefix ends with the rest.
+    banned_sequences: Vec<Vec<u32>>,
+    eos: u32,
+    min_new_tokens: usize,
+    max_new_tokens: usize,
+    forced_eos: Option<u32>,
+    decoder_start: u32,
+}
+
+/// What the processors leave of one row's distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RowRule {
+    /// Every token keeps its value except the ones in the banned list (−∞).
+    Free,
+    /// Only this token is allowed, with processed value 0 (transformers' `ForcedEOSTokenLogitsProcessor`).
+    Forced(u32),
+}
+
+impl Processors {
+    fn new(options: &GenerationOptions) -> Self {
+        let mut always_banned = Vec::new();
+        let mut banned_sequences = Vec::new();
+        for sequence in &options.bad_words_ids {
+            match sequence.as_slice() {
+                // transformers drops a bad word that is exactly EOS: banning it would make every
+                // hypothesis run to the length limit.
+                [single] if *single == options.eos_token_id => {}
+                [single] => always_banned.push(*single),
+                _ => banned_sequences.push(sequence.clone()),
+            }
+        }
+        always_banned.sort_unstable();
+        always_banned.dedup();
+        banned_sequences.sort();
+        banned_sequences.dedup();
+        Processors {
+            always_banned,
+            banned_sequences,
+            eos: options.eos_token_id,
+            min_new_tokens: options.min_new_tokens,
+            max_new_tokens: options.max_new_tokens,
+            forced_eos: options.forced_eos_token_id,
+            decoder_start: options.decoder_start_token_id,
+        }
+    }
+
+    /// The rule for the next token after `generated` (decoder start token excluded); fills
+    /// `banned` with the sorted −∞ tokens when the rule is `Free`.
+    fn row_rule(&self, generated: &[u32], banned: &mut Vec<u32>) -> RowRule {
+        banned.clear();
+        // ForcedEOS runs last in transformers, so it overrides every other processor.
+        if let Some(forced) = self.forced_eos
+            && generated.len() + 1 == self.max_new_tokens
+        {
+            return RowRule::Forced(forced);
+        }
+        banned.extend_from_slice(&self.always_banned);
+        let mut needs_sort = false;
+        for sequence in &self.banned_sequences {
+            if let Some((&last, prefix)) = sequence.split_last()
+                && ends_with(self.decoder_start, generated, prefix)
+            {
+                banned.push(last);
+                needs_sort = true;
+            }
+        }
+        if generated.len() < self.min_new_tokens {
+            banned.push(self.eos);
+            needs_sort = true;
+        }
+        if needs_sort {
+            banned.sort_unstable();
+            banned.dedup();
+        }
+        RowRule::Free
+    }
+}
+
+/// Whether `[decoder_start] ++ generated` ends with `suffix` (transformers matches bad-word prefixes
+/// against the decoder input ids, start token included).
+fn ends_with(decoder_start: u32, generated: &[u32], suffix: &[u32]) -> bool {
+    let total = generated.len() + 1;
+    if suffix.len() > total {
+        return false;
+    }
+    suffix.iter().enumerate().all(|(i, &token)| {
+        let position = total - suffix.len() + i;
+        let actual = if position == 0 {
+            decoder_start
+        } else {
+            generated[position - 1]
+        };
+        actual == token
+    })
+}
+
+/// Per-row log-softmax normaliser: `logprob(t) = (logit(t) - max) - log_sum`, the order in which
+/// torch's `log_softmax` computes it, so values agree with transformers to the last bit or two.
+#[derive(Debug, Clone, Copy)]
+struct Normaliser {
+    max: f32,
+    log_sum: f32,
+}
+
+impl Normaliser {
+    fn of(row: &[f32]) -> Result<Self, EngineError> {
+        let mut max = f32::NEG_INFINITY;
+        for &logit in row {
+            if logit.is_nan() || logit == f32::INFINITY {
+                return Err(decode_error(format!(
+                    "the model returned a non-finite logit ({logit}); its weights or inputs are broken"
+                )));
+            }
+            if logit > max {
+                max = logit;
+            }
+        }
+        if max == f32::NEG_INFINITY {
+            // Every token is impossible; all log-probabilities are −∞ rather than NaN.
+            return Ok(Normaliser { max, log_sum: 0.0 });
+        }
+        // Summed in f64: closer to the exact value than any f32 summation order, torch's included.
+        let sum: f64 = row
+            .iter()
+            .map(|&logit| f64::from((logit - max).exp()))
+            .sum();
+        Ok(Normaliser {
+            max,
+            log_sum: sum.ln() as f32,
+        })
+    }
+
+    fn logprob(&self, logit: f32) -> f32 {
+        if self.max == f32::NEG_INFINITY {
+            return f32::NEG_INFINITY;
+        }
+        (logit - self.max) - self.log_sum
+    }
+}
+
+/// `length ^ length_penalty` as transformers computes it: a Python float (f64) power, applied to f32
+/// scores as an f32 divisor.
+fn length_divisor(length: usize, length_penalty: f64) -> f32 {
+    (length as f64).powf(length_penalty) as f32
+}
+
+/// The user's f32 penalty as the f64 a Python config would hold: `0.6f32` becomes `0.6`, not
+/// `0.6000000238…`, so `length^penalty` matches transformers exactly.
+fn penalty_as_f64(length_penalty: f32) -> f64 {
+    length_penalty
+        .to_string()
+        .parse()
+        .unwrap_or(f64::from(length_penalty))
+}
+
+/// Calls `f` with the tensor's `[rows, cols]` data as one contiguous f32 slice, without a copy when
+/// the tensor already is contiguous f32 on the CPU (the usual case: logits are large).
+fn with_matrix<R>(
+    tensor: &Tensor,
+    what: &str,
+    rows: usize,
+    f: impl FnOnce(&[f32], usize) -> Result<R, EngineError>,
+) -> Result<R, EngineError> {
+    let (tensor_rows, cols) = tensor.dims2().map_err(|_| {
+        decode_error(format!(
+            "the model returned {what} of shape {:?}, expected [rows, n]",
+            tensor.dims()
+        ))
+    })?;
+    if tensor_rows != rows {
+        return Err(decode_error(format!(
+            "the model returned {what} for {tensor_rows} rows, expected {rows}"
+        )));
+    }
+    if tensor.dtype() == DType::F32 {
+        let (storage, layout) = tensor.storage_and_layout();
+        if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+            let data = cpu.as_slice::<f32>()?;
+            if let Some(data) = data.get(start..end) {
+                return f(data, cols);
+            }
+        }
+    }
+    let data = tensor
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    f(&data, cols)
+}
+
+/// The argmax source position of every row of a cross-attention matrix, or `None` when the model
+/// gave none (or an empty source).
+fn attention_peaks(
+    cross_attention: Option<&Tensor>,
+    rows: usize,
+) -> Result<Option<Vec<usize>>, EngineError> {
+    let Some(attention) = cross_attention else {
+        return Ok(None);
+    };
+    with_matrix(attention, "cross-attention", rows, |data, cols| {
+        if cols == 0 {
+            return Ok(None);
+        }
+        Ok(Some(data.chunks_exact(cols).map(first_argmax).collect()))
+    })
+}
+
+/// Index of the first maximum, as `torch.argmax`; NaN never wins.
+fn first_argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    let mut best_value = f32::NEG_INFINITY;
+    for (index, &value) in values.iter().enumerate() {
+        if value > best_value {
+            best = index;
+            best_value = value;
+        }
+    }
+    best
+}
+
+/// One beam-search candidate: accumulated processed log-probability and its flat index
+/// `beam · vocab + token` within its sentence.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    value: f32,
+    flat: usize,
+}
+
+/// Keeps the best `capacity` candidates seen, ordered by value (higher first) and, on ties, by
+/// arrival (candidates arrive in increasing flat index, so ties go to the lower index).
+struct TopK {
+    capacity: usize,
+    items: Vec<Candidate>,
+}
+
+impl TopK {
+    fn new(capacity: usize) -> Self {
+        TopK {
+            capacity,
+            items: Vec::with_capacity(capacity + 1),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// The value a newcomer must beat, once full.
+    #[inline]
+    fn threshold(&self) -> Option<f32> {
+        (self.items.len() == self.capacity).then(|| self.items[self.capacity - 1].value)
+    }
+
+    #[inline]
+    fn offer(&mut self, value: f32, flat: usize) {
+        if let Some(threshold) = self.threshold()
+            && !(value > threshold)
+        {
+            return;
+        }
+        // Insert after every item with value >= this one: equal values keep arrival order.
+        let position = self.items.partition_point(|item| item.value >= value);
+        self.items.insert(position, Candidate { value, flat });
+        self.items.truncate(self.capacity);
+    }
+}
+
+/// Offers every token of one beam row to `top`: value = processed log-probability + beam score.
+fn offer_row(
+    top: &mut TopK,
+    row: &[f32],
+    normaliser: Normaliser,
+    rule: RowRule,
+    banned: &[u32],
+    beam_score: f32,
+    flat_offset: usize,
+) {
+    match rule {
+        RowRule::Forced(forced) => {
+            for token in 0..row.len() {
+                let processed = if token == forced as usize {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                };
+                top.offer(processed + beam_score, flat_offset + token);
+            }
+        }
+        RowRule::Free => {
+            let mut banned = banned.iter().peekable();
+            for (token, &logit) in row.iter().enumerate() {
+                let processed = if banned.peek().is_some_and(|&&b| b as usize == token) {
+                    banned.next();
+                    f32::NEG_INFINITY
+                } else {
+                    normaliser.logprob(logit)
+                };
+                let value = processed + beam_score;
+                // Cheap rejection first: most of a large vocabulary never gets near the top.
+                if let Some(threshold) = top.threshold()
+                    && !(value > threshold)
+                {
+                    continue;
+                }
+                top.offer(value, flat_offset + token);
+            }
+        }
+    }
+}
+
+/// The processed value of `token` in a row (what beam search adds to the score).
+fn processed_logprob(token: u32, logprob: f32, rule: RowRule, banned: &[u32]) -> f32 {
+    match rule {
+        RowRule::Forced(forced) if forced == token => 0.0,
+        RowRule::Forced(_) => f32::NEG_INFINITY,
+        RowRule::Free if banned.binary_search(&token).is_ok() => f32::NEG_INFINITY,
+        RowRule::Free => logprob,
+    }
+}
+
+/// A live beam: its tokens and transformers' running score (sum of processed log-probabilities).
+#[derive(Debug, Clone)]
+struct Beam {
+    partial: Partial,
+    score: f32,
+}
+
+/// A finished hypothesis with its length-penalised score.
+#[derive(Debug, Clone)]
+struct Finished {
+    partial: Partial,
+    score: f32,
+}
+
+/// One sentence under beam search.
+struct BeamSentence {
+    /// Position in the caller's batch.
+    input: usize,
+    /// `num_beams` beams, best first (transformers' `running_sequences`).
+    running: Vec<Beam>,
+    /// At most `num_beams` finished hypotheses, best first (transformers' `sequences`).
+    finished: Vec<Finished>,
+}
+
+/// A greedy hypothesis under construction.
+struct GreedySentence {
+    input: usize,
+    partial: Partial,
+    processed_sum: f32,
+}
+
+struct Search<'m, M: StepModel> {
+    model: &'m M,
+    state: M::State,
+    options: &'m GenerationOptions,
+    processors: Processors,
+    length_penalty: f64,
+    /// Whether every step so far gave cross-attention (source positions are only reported then).
+    positions_available: bool,
+    vocab_checked: bool,
+    banned: Vec<u32>,
+}
+
+impl<'m, M: StepModel> Search<'m, M> {
+    fn new(model: &'m M, state: M::State, options: &'m GenerationOptions) -> Self {
+        Search {
+            model,
+            state,
+            options,
+            processors: Processors::new(options),
+            length_penalty: penalty_as_f64(options.length_penalty),
+            positions_available: true,
+            vocab_checked: false,
+            banned: Vec::new(),
+        }
+    }
+
+    /// Runs one decoder step; checks the vocabulary once, on the first step.
+    fn step(
+        &mut self,
+        last_tokens: &[u32],
+    ) -> Result<(StepOutput, Option<Vec<usize>>), EngineError> {
+        let output = self.model.step(&mut self.state, last_tokens)?;
+        if !self.vocab_checked {
+            let vocab = output.logits.dims().last().copied().unwrap_or(0);
+            self.options.validate(vocab)?;
+            self.vocab_checked = true;
+        }
+        let peaks = attention_peaks(output.cross_attention.as_ref(), last_tokens.len())?;
+        if peaks.is_none() {
+            self.positions_available = false;
+        }
+        Ok((output, peaks))
+    }
+
+    /// Drops or reorders state rows, skipping the call when nothing changes.
+    fn select_rows(&mut self, rows: &[usize], previous_rows: usize) -> Result<(), EngineError> {
+        let identity = rows.len() == previous_rows && rows.iter().enumerate().all(|(i, &r)| i == r);
+        if identity {
+            return Ok(());
+        }
+        self.model.select_rows(&mut self.state, rows)
+    }
+
+    fn greedy(&mut self, batch_size: usize) -> Result<Vec<Hypothesis>, EngineError> {
+        let mut live: Vec<GreedySentence> = (0..batch_size)
+            .map(|input| GreedySentence {
+                input,
+                partial: Partial::default(),
+                processed_sum: 0.0,
+            })
+            .collect();
+        let mut done: Vec<Option<(Partial, f32)>> = vec![None; batch_size];
+        let mut last_tokens = vec![self.options.decoder_start_token_id; batch_size];
+        let eos = self.options.eos_token_id;
+
+        while !live.is_empty() {
+            let (output, peaks) = self.step(&last_tokens)?;
+            let rows = live.len();
+            let processors = &self.processors;
+            let banned = &mut self.banned;
+            let mut choices = Vec::with_capacity(rows);
+            with_matrix(&output.logits, "logits", rows, |data, vocab| {
+                for (sentence, row) in live.iter().zip(data.chunks_exact(vocab)) {
+                    let rule = processors.row_rule(&sentence.partial.tokens, banned);
+                    let token = greedy_choice(row, rule, banned);
+                    let normaliser = Normaliser::of(row)?;
+                    let logprob = normaliser.logprob(row[token as usize]);
+                    let processed = processed_logprob(token, logprob, rule, banned);
+                    choices.push((token, logprob, processed));
+                }
+                Ok(())
+            })?;
+            drop(output);
+
+            let mut kept_rows = Vec::with_capacity(rows);
+            let mut still_live = Vec::with_capacity(rows);
+            last_tokens.clear();
+            for (row, (mut sentence, (token, logprob, processed))) in
+                live.drain(..).zip(choices).enumerate()
+            {
+                let position = peaks.as_ref().map_or(0, |peaks| peaks[row]);
+                sentence.partial.tokens.push(token);
+                sentence.partial.logprobs.push(logprob);
+                sentence.partial.positions.push(position);
+                sentence.processed_sum += processed;
+                let length = sentence.partial.tokens.len();
+                if token == eos || length >= self.options.max_new_tokens {
+                    let score =
+                        sentence.processed_sum / length_divisor(length, self.length_penalty);
+                    done[sentence.input] = Some((sentence.partial, score));
+                } else {
+                    kept_rows.push(row);
+                    last_tokens.push(token);
+                    still_live.push(sentence);
+                }
+            }
+            live = still_live;
+            if !live.is_empty() {
+                self.select_rows(&kept_rows, rows)?;
+            }
+        }
+        let with_positions = self.positions_available;
+        Ok(done
+            .into_iter()
+            .map(|result| {
+                let (partial, score) = result.unwrap_or_default();
+                partial.into_hypothesis(score, with_positions)
+            })
+            .collect())
+    }
+
+    fn beam(&mut self, batch_size: usize) -> Result<Vec<Hypothesis>, EngineError> {
+        let num_beams = self.options.num_beams;
+        let candidates_per_sentence = 2 * num_beams;
+        let max_new_tokens = self.options.max_new_tokens;
+        let eos = self.options.eos_token_id;
+
+        // transformers starts every sentence with num_beams copies of the start token, scored
+        // 0, −1e9, −1e9, …; the copies share one state row here (see the module docs).
+        let mut live: Vec<BeamSentence> = (0..batch_size)
+            .map(|input| BeamSentence {
+                input,
+                running: (0..num_beams)
+                    .map(|beam| Beam {
+                        partial: Partial::default(),
+                        score: if beam == 0 { 0.0 } else { BEAM_MASK },
+                    })
+                    .collect(),
+                finished: Vec::new(),
+            })
+            .collect();
+        let mut done: Vec<Option<Hypothesis>> = vec![None; batch_size];
+        let mut rows_per_sentence = 1;
+        let mut last_tokens = vec![self.options.decoder_start_token_id; batch_size];
+        let mut top = TopK::new(candidates_per_sentence);
+        let mut generated = 0;
+
+        while !live.is_empty() {
+            let (output, peaks) = self.step(&last_tokens)?;
+            let rows = last_tokens.len();
+            generated += 1;
+            let at_length_limit = generated >= max_new_tokens;
+            let divisor = length_divisor(generated, self.length_penalty);
+
+            let mut next_rows = Vec::with_capacity(live.len() * num_beams);
+            let mut next_tokens = Vec::with_capacity(live.len() * num_beams);
+            let mut still_live = Vec::with_capacity(live.len());
+            let processors = &self.processors;
+            let banned = &mut self.banned;
+            let with_positions = &mut self.positions_available;
+
+            with_matrix(&output.logits, "logits", rows, |data, vocab| {
+                for (index, mut sentence) in live.drain(..).enumerate() {
+                    let first_row = index * rows_per_sentence;
+                    let row_of = |beam: usize| first_row + beam.min(rows_per_sentence - 1);
+
+                    // Normalisers and rules per distinct row; copies of the first step share one.
+                    let mut row_info = Vec::with_capacity(rows_per_sentence);
+                    let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
+                    for local in 0..rows_per_sentence {
+                        let row = &data[(first_row + local) * vocab..][..vocab];
+                        let rule =
+                            processors.row_rule(&sentence.running[local].partial.tokens, banned);
+                        row_info.push((Normaliser::of(row)?, rule));
+                        banned_per_row.push(banned.clone());
+                    }
+
+                    top.clear();
+                    for (beam, running) in sentence.running.iter().enumerate() {
+                        let local = beam.min(rows_per_sentence - 1);
+                        let row = &data[row_of(beam) * vocab..][..vocab];
+                        let (normaliser, rule) = row_info[local];
+                        offer_row(
+                            &mut top,
+                            row,
+                            normaliser,
+                            rule,
+                            &banned_per_row[local],
+                            running.score,
+                            beam * vocab,
+                        );
+                    }
+
+                    // Which candidates end here: EOS, or every candidate at the length limit.
+                    let candidates: Vec<(Candidate, bool)> = top
+                        .items
+                        .iter()
+                        .map(|&c| (c, at_length_limit || (c.flat % vocab) as u32 == eos))
+                        .collect();
+                    let extend = |c: Candidate| {
+                        let beam = c.flat / vocab;
+                        let token = (c.flat % vocab) as u32;
+                        let row = row_of(beam);
+                        let logit = data[row * vocab + token as usize];
+                        let (normaliser, _) = row_info[beam.min(rows_per_sentence - 1)];
+                        let position = peaks.as_ref().map_or(0, |peaks| peaks[row]);
+                        (
+                            sentence.running[beam].partial.extended(
+                                token,
+                                normaliser.logprob(logit),
+                                position,
+                            ),
+                            row,
+                        )
+                    };
+
+                    // Finished list: only the top num_beams candidates may enter it.
+                    let mut new_finished: Vec<Finished> = Vec::new();
+                    for &(candidate, ends) in candidates.iter().take(num_beams) {
+                        if ends {
+                            new_finished.push(Finished {
+                                partial: extend(candidate).0,
+                                score: candidate.value / divisor,
+                            });
+                        }
+                    }
+
+                    // Running beams: the best num_beams after masking the ended ones with −1e9
+                    // (stable, like the candidates' own order on ties).
+                    let mut order: Vec<(f32, usize)> = candidates
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(c, ends))| (c.value + if ends { BEAM_MASK } else { 0.0 }, i))
+                        .collect();
+                    order.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal));
+                    let mut next_running = Vec::with_capacity(num_beams);
+                    let mut origin_rows = Vec::with_capacity(num_beams);
+                    for &(score, i) in order.iter().take(num_beams) {
+                        let (partial, row) = extend(candidates[i].0);
+                        origin_rows.push(row);
+                        next_running.push(Beam { partial, score });
+                    }
+
+                    let mut finished = std::mem::take(&mut sentence.finished);
+                    finished.extend(new_finished);
+                    finished
+                        .sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
+                    finished.truncate(num_beams);
+                    sentence.finished = finished;
+                    sentence.running = next_running;
+
+                    // early_stopping=False: stop once the list is full and the best running beam,
+                    // scored at its current length, cannot beat the worst finished hypothesis.
+                    let cannot_improve = sentence.finished.len() == num_beams
+                        && sentence.finished.last().is_some_and(|worst| {
+                            let best_possible = sentence.running[0].score / divisor;
+                            !(best_possible > worst.score)
+                        });
+
+                    if at_length_limit || cannot_improve {
+                        let input = sentence.input;
+                        done[input] = Some(best_of(sentence, *with_positions));
+                    } else {
+                        next_rows.extend_from_slice(&origin_rows);
+                        next_tokens.extend(
+                            sentence
+                                .running
+                                .iter()
+                                .map(|beam| beam.partial.tokens.last().copied().unwrap_or(eos)),
+                        );
+                        still_live.push(sentence);
+                    }
+                }
+                Ok(())
+            })?;
+            drop(output);
+            live = still_live;
+            rows_per_sentence = num_beams;
+            if !live.is_empty() {
+                self.select_rows(&next_rows, rows)?;
+            }
+            last_tokens = next_tokens;
+        }
+        let with_positions = self.positions_available;
+        Ok(done
+            .into_iter()
+            .map(|hypothesis| {
+                let mut hypothesis =
+                    hypothesis.unwrap_or_else(|| Partial::default().into_hypothesis(0.0, false));
+                if !with_positions {
+                    hypothesis.source_positions = None;
+                }
+                hypothesis
+            })
+            .collect())
+    }
+}
+
+/// The sentence's answer: its best finished hypothesis, or — only when every score was −∞ and
+/// nothing could finish — its best running beam.
+fn best_of(sentence: BeamSentence, with_positions: bool) -> Hypothesis {
+    let mut finished = sentence.finished;
+    if !finished.is_empty() {
+        let best = finished.swap_remove(0);
+        return best.partial.into_hypothesis(best.score, with_positions);
+    }
+    let mut running = sentence.running;
+    let best = running.swap_remove(0);
+    best.partial.into_hypothesis(best.score, with_positions)
+}
+
+/// Greedy's pick: the first maximum of the processed raw logits (as `torch.argmax`).
+fn greedy_choice(row: &[f32], rule: RowRule, banned: &[u32]) -> u32 {
+    match rule {
+        RowRule::Forced(forced) => forced,
+        RowRule::Free => {
+            let mut best = 0usize;
+            let mut best_value = f32::NEG_INFINITY;
+            let mut found = false;
+            let mut banned = banned.iter().peekable();
+            for (token, &logit) in row.iter().enumerate() {
+                let value = if banned.peek().is_some_and(|&&b| b as usize == token) {
+                    banned.next();
+                    f32::NEG_INFINITY
+                } else {
+                    logit
+                };
+                if !found || value > best_value {
+                    best = token;
+                    best_value = value;
+                    found = true;
+                }
+            }
+            best as u32
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> GenerationOptions {
+        GenerationOptions {
+            num_beams: 4,
+            max_new_tokens: 6,
+            min_new_tokens: 2,
+            length_penalty: 1.0,
+            bad_words_ids: vec![vec![9], vec![0], vec![3, 4], vec![9, 5], vec![9]],
+            eos_token_id: 0,
+            pad_token_id: 9,
+            decoder_start_token_id: 9,
+            forced_eos_token_id: Some(0),
+        }
+    }
+
+    #[test]
+    fn top_k_keeps_the_best_and_the_lower_index_on_ties() {
+        let mut top = TopK::new(3);
+        for (flat, value) in [1.0, 5.0, 3.0, 5.0, f32::NEG_INFINITY, 3.0, 4.0]
+            .into_iter()
+            .enumerate()
+        {
+            top.offer(value, flat);
+        }
+        let kept: Vec<(f32, usize)> = top.items.iter().map(|c| (c.value, c.flat)).collect();
+        assert_eq!(kept, vec![(5.0, 1), (5.0, 3), (4.0, 6)]);
+
+        // Too few finite values: −∞ fills up in index order.
+        let mut top = TopK::new(3);
+        for (flat, value) in [f32::NEG_INFINITY, 2.0, f32::NEG_INFINITY, f32::NEG_INFINITY]
+            .into_iter()
+            .enumerate()
+        {
+            top.offer(value, flat);
+        }
+        let kept: Vec<usize> = top.items.iter().map(|c| c.flat).collect();
+        assert_eq!(kept, vec![1, 0, 2]);
+    }
+
+    #[test]
+    fn processors_follow_transformers_order_and_rules() {
+        let processors = Processors::new(&options());
+        // A lone EOS bad word is dropped; duplicates merge.
+        assert_eq!(processors.always_banned, vec![9]);
+        let mut banned = Vec::new();
+        // First step: prefix is just the start token 9, so [9, 5] bans 5; EOS suppressed (min 2).
+        assert_eq!(processors.row_rule(&[], &mut banned), RowRule::Free);
+        assert_eq!(banned, vec![0, 5, 9]);
+        assert_eq!(processors.row_rule(&[3], &mut banned), RowRule::Free);
+        assert_eq!(banned, vec![0, 4, 9]);
+        assert_eq!(processors.row_rule(&[3, 1], &mut banned), RowRule::Free);
+        assert_eq!(banned, vec![9]);
+        // The sixth token is the last allowed: only EOS, even though 3 was just generated.
+        assert_eq!(
+            processors.row_rule(&[1, 1, 1, 1, 3], &mut banned),
+            RowRule::Forced(0)
+        );
+    }
+
+    #[test]
+    fn suffix_matching_includes_the_start_token() {
+        assert!(ends_with(9, &[], &[9]));
+        assert!(ends_with(9, &[1, 2], &[9, 1, 2]));
+        assert!(ends_with(9, &[1, 2], &[2]));
+        assert!(!ends_with(9, &[1, 2], &[1]));
+        assert!(!ends_with(9, &[1], &[7, 9, 1]));
+        assert!(ends_with(9, &[1], &[]));
+    }
+
+    #[test]
+    fn log_softmax_matches_the_textbook_formula() {
+        let row = [1.0f32, 2.0, 3.0, -1.0];
+        let normaliser = Normaliser::of(&row).expect("finite");
+        let sum: f64 = row.iter().map(|&x| f64::from(x).exp()).sum();
+        for &x in &row {
+            let expected = f64::from(x) - sum.ln();
+            assert!((f64::from(normaliser.logprob(x)) - expected).abs() < 1e-6);
+        }
+        let impossible = Normaliser::of(&[f32::NEG_INFINITY; 3]).expect("no NaN");
+        assert_eq!(impossible.logprob(f32::NEG_INFINITY), f32::NEG_INFINITY);
+        assert!(Normaliser::of(&[1.0, f32::NAN]).is_err());
+        assert!(Normaliser::of(&[1.0, f32::INFINITY]).is_err());
+    }
+
+    #[test]
+    fn length_penalty_is_read_as_python_would() {
+        assert_eq!(penalty_as_f64(0.6), 0.6f64);
+        assert_eq!(penalty_as_f64(1.0), 1.0f64);
+        assert_eq!(length_divisor(3, 0.6), 3f64.powf(0.6) as f32);
+        assert_eq!(length_divisor(7, 0.0), 1.0);
+    }
+
+    #[test]
+    fn greedy_choice_is_the_first_maximum_outside_the_banned_tokens() {
+        let row = [1.0, 3.0, 3.0, 7.0];
+        assert_eq!(greedy_choice(&row, RowRule::Free, &[]), 3);
+        assert_eq!(greedy_choice(&row, RowRule::Free, &[3]), 1);
+        assert_eq!(greedy_choice(&row, RowRule::Forced(0), &[]), 0);
+        assert_eq!(
+            greedy_choice(&[f32::NEG_INFINITY; 3], RowRule::Free, &[]),
+            0
+        );
+    }
 }

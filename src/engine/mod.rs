@@ -48,6 +48,9 @@ pub enum EngineError {
     Tokenizer(String),
     #[error("invalid generation option: {0}")]
     InvalidOption(String),
+    /// The model returned something search cannot use (a wrong shape, NaN logits).
+    #[error("decoding failed: {0}")]
+    Decode(String),
     #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
 }
