@@ -9,9 +9,14 @@
 //! A text is `gap sentence gap … sentence gap`; everything that is not a sentence lives in gaps
 //! and is copied byte for byte, so an engine that returns its input unchanged reproduces the input.
 
+pub mod cli;
 pub mod document;
 pub mod engine;
+pub mod input;
+pub mod models;
+pub mod output;
 pub mod segment;
+pub mod walk;
 
 pub use document::{ByteSpan, Format, PreparedDocument, TranslatedDocument};
 pub use engine::{Engine, EngineError, Translation};

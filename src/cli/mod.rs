@@ -1,0 +1,368 @@
+//! The command line: clap definitions (their doc comments are the help text), validation into
+//! `Settings`, and the exit-code policy.
+//!
+//! Exit codes: 0 when everything asked for was done (files skipped as up to date count as done),
+//! 1 when some file failed (the others were still translated) or the model could not be loaded,
+//! 2 for usage errors (bad flags, impossible input/output combinations, a model that is not there),
+//! 130 when Ctrl-C or SIGTERM stopped the run. A closed stdout (`de2en … | head`) is not an error.
+
+mod models;
+mod progress;
+mod segment;
+mod translate;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::document::{Format, QuoteStyle};
+use crate::engine::marian::EngineSettings;
+use crate::models::DEFAULT_MODEL;
+use crate::walk::{PlanOptions, Shard};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 done; 1 some files failed (the rest was translated) or the model could not be \
+loaded; 2 usage error or model not found; 130 interrupted (Ctrl-C, SIGTERM).
+
+Examples:
+  de2en translate artikel.de.md                  # translated article to stdout
+  echo 'Guten Morgen.' | de2en translate         # stdin to stdout
+  de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
+  de2en models fetch                             # download the default model once";
+
+/// Translate German news articles into English on your own machine.
+#[derive(Debug, Parser)]
+#[command(name = "de2en", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Translate files, folders or standard input into English.
+    ///
+    /// One input goes to standard output or `-o FILE`; folders and several inputs need `-o DIR`,
+    /// where the tree is mirrored (`artikel.de.md` becomes `artikel.en.md`). Sentences of all files
+    /// share the model's batches. Outputs are written atomically; a re-run skips outputs that are
+    /// up to date, so an interrupted run simply continues.
+    Translate(TranslateArgs),
+    /// Show how de2en splits a text into sentences (no model needed).
+    ///
+    /// Prints one sentence per line with a blank line between blocks, or JSON with blocks,
+    /// sentences and their byte spans in the input.
+    Segment(SegmentArgs),
+    /// Download and list models in the Hugging Face cache.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+/// How to read the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// By extension: .md and .markdown are Markdown, everything else (and stdin) plain text.
+    Auto,
+    /// Plain text: paragraphs split by blank lines, line breaks kept.
+    Text,
+    /// CommonMark with tables; code and link targets never reach the model.
+    Markdown,
+    /// One sentence per line, output line-aligned (an empty line gives an empty line).
+    Lines,
+}
+
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The translated article, in the input's format.
+    Text,
+    /// JSON: the translated text and every segment with source/target text, byte spans, score
+    /// and flags. In folder mode the output name gets `.json` appended.
+    Json,
+}
+
+/// Quotation marks in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Quotes {
+    /// German „…“, »…« and friends come out as English “…” and ‘…’.
+    English,
+    /// The source's quotation marks are left as they are.
+    Keep,
+}
+
+/// Which engine translates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The Marian (opus-mt) transformer from --model.
+    Marian,
+    /// No model: every sentence comes back unchanged. For checking segmentation, structure and
+    /// file handling; the output equals the input (quotes aside).
+    Identity,
+}
+
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// Files, folders (walked recursively; hidden files skipped) or `-` for standard input
+    /// (the default).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output file (one input), or output folder (folders, several inputs). Default: standard
+    /// output. Inputs are never overwritten; earlier outputs are replaced.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// How to read the input.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto, value_name = "FORMAT")]
+    pub input_format: InputFormat,
+
+    /// What to write.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Quotation marks in the output.
+    #[arg(long, value_enum, default_value_t = Quotes::English, value_name = "STYLE")]
+    pub quotes: Quotes,
+
+    /// Model folder, or Hugging Face repo id looked up in the local Hugging Face cache
+    /// (fetch it with `de2en models fetch`).
+    #[arg(long, env = "DE2EN_MODEL", default_value = DEFAULT_MODEL, value_name = "DIR|REPO_ID")]
+    pub model: String,
+
+    /// Translation engine.
+    #[arg(long, value_enum, default_value_t = EngineKind::Marian, value_name = "ENGINE")]
+    pub engine: EngineKind,
+
+    /// Beam size (1 = greedy). Default: the model's generation config.
+    #[arg(long, value_parser = positive, value_name = "N")]
+    pub beam_size: Option<usize>,
+
+    /// At most N new tokens per sentence, end-of-sentence included. Default: the model's
+    /// generation config.
+    #[arg(long, value_parser = positive, value_name = "N")]
+    pub max_length: Option<usize>,
+
+    /// No end-of-sentence before N new tokens (for benchmarks).
+    #[arg(long, value_name = "N")]
+    pub min_length: Option<usize>,
+
+    /// Padded source tokens per batch: larger is faster up to a point and uses more memory.
+    #[arg(long, value_parser = positive, default_value_t = EngineSettings::default().batch_tokens, value_name = "N")]
+    pub batch_tokens: usize,
+
+    /// Worker threads for the model. Default: all cores (or RAYON_NUM_THREADS).
+    #[arg(long, value_parser = positive, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Sentences collected from several files before they go to the model together (identical
+    /// sentences are translated once). Bounds memory on large trees; 0 = one file at a time.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub window: usize,
+
+    /// Translate again even when an output is up to date.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Take only shard K of N (0-based) of the input files, chosen by a stable hash of each
+    /// file's relative path: N workers split a corpus without coordination.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+
+    /// No progress bar and no summary; errors are still reported.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Test hook: sleep this long in every engine call, so tests can interrupt a run.
+    #[arg(long, hide = true, value_name = "MS")]
+    pub debug_engine_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// The text to split, or `-` for standard input (the default).
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Output: one sentence per line, or JSON with byte spans.
+    #[arg(long, value_enum, default_value_t = SegmentFormat::Lines, value_name = "FORMAT")]
+    pub format: SegmentFormat,
+
+    /// How to read the input.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto, value_name = "FORMAT")]
+    pub input_format: InputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SegmentFormat {
+    /// One sentence per line, a blank line between blocks.
+    Lines,
+    /// `{"blocks": [{"span": [s, e], "sentences": [{"text": …, "span": [s, e]}]}]}`.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download a model's files into the Hugging Face cache (from $HF_ENDPOINT, default
+    /// https://huggingface.co; $HF_TOKEN for gated models). Verified, and placed atomically.
+    Fetch {
+        /// Hub repo id.
+        #[arg(default_value = DEFAULT_MODEL, value_name = "REPO_ID")]
+        repo: String,
+        /// Branch, tag or commit.
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// Download again even if the model is cached.
+        #[arg(long)]
+        force: bool,
+        /// No progress bars.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the models in the Hugging Face cache and whether de2en can use them.
+    List,
+}
+
+/// An error in how de2en was called: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct UsageError(#[from] pub anyhow::Error);
+
+impl UsageError {
+    pub fn new(message: impl std::fmt::Display) -> Self {
+        UsageError(anyhow::anyhow!("{message}"))
+    }
+}
+
+/// How a run ended, short of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    /// Some files failed; the others were done.
+    SomeFailed,
+    Interrupted,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Success => std::process::ExitCode::SUCCESS,
+            Status::SomeFailed => std::process::ExitCode::from(1),
+            Status::Interrupted => std::process::ExitCode::from(130),
+        }
+    }
+}
+
+/// Validated settings of `de2en translate`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub plan: PlanOptions,
+    pub input_format: InputFormat,
+    pub output_format: OutputFormat,
+    pub quotes: QuoteStyle,
+    pub engine: EngineKind,
+    pub model: String,
+    pub engine_settings: EngineSettings,
+    pub threads: Option<usize>,
+    pub window: usize,
+    pub force: bool,
+    pub shard: Option<Shard>,
+    pub quiet: bool,
+    pub debug_engine_delay_ms: Option<u64>,
+}
+
+impl TranslateArgs {
+    /// Checks what clap cannot check alone.
+    pub fn into_settings(self) -> Result<Settings, UsageError> {
+        if let (Some(min), Some(max)) = (self.min_length, self.max_length)
+            && min > max
+        {
+            return Err(UsageError::new(format!(
+                "--min-length {min} is larger than --max-length {max}"
+            )));
+        }
+        Ok(Settings {
+            plan: PlanOptions {
+                inputs: self.inputs,
+                output: self.output,
+                json_suffix: self.format == OutputFormat::Json,
+                shard: self.shard,
+            },
+            input_format: self.input_format,
+            output_format: self.format,
+            quotes: match self.quotes {
+                Quotes::English => QuoteStyle::English,
+                Quotes::Keep => QuoteStyle::Keep,
+            },
+            engine: self.engine,
+            model: self.model,
+            engine_settings: EngineSettings {
+                beam_size: self.beam_size,
+                max_new_tokens: self.max_length,
+                min_new_tokens: self.min_length,
+                batch_tokens: self.batch_tokens,
+                ..EngineSettings::default()
+            },
+            threads: self.threads,
+            window: self.window,
+            force: self.force,
+            shard: self.shard,
+            quiet: self.quiet,
+            debug_engine_delay_ms: self.debug_engine_delay_ms,
+        })
+    }
+}
+
+/// The document format for a file, by `--input-format` or its extension.
+pub fn document_format(choice: InputFormat, path: Option<&std::path::Path>) -> Format {
+    match choice {
+        InputFormat::Text => Format::Text,
+        InputFormat::Markdown => Format::Markdown,
+        InputFormat::Lines => Format::Lines,
+        InputFormat::Auto => {
+            let ext = path
+                .and_then(|p| p.extension())
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            match ext.as_deref() {
+                Some("md" | "markdown") => Format::Markdown,
+                _ => Format::Text,
+            }
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Translate(args) => {
+            let settings = args.into_settings()?;
+            translate::run(settings)
+        }
+        Command::Segment(args) => segment::run(args),
+        Command::Models(command) => models::run(command),
+    }
+}
+
+/// Prints `error` on stderr and picks the exit code; a closed stdout counts as success.
+pub fn report_error(error: &anyhow::Error) -> std::process::ExitCode {
+    let broken_pipe = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return std::process::ExitCode::SUCCESS;
+    }
+    eprintln!("de2en: error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    let usage = error.chain().any(|cause| cause.is::<UsageError>());
+    std::process::ExitCode::from(if usage { 2 } else { 1 })
+}
