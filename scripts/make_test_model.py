@@ -25,6 +25,7 @@ import os
 import random
 import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -491,7 +492,10 @@ def train_model(name: str, spec: dict, tok: MarianTokenizer, pairs, vocab_size: 
 
 
 def save_model(name: str, spec: dict, model: MarianMTModel, tok_dir: Path, vocab_size: int) -> Path:
-    out = FIXTURES / "models" / name
+    final = FIXTURES / "models" / name
+    # Write next to the final folder and swap at the end, so tests running meanwhile see either
+    # the old folder or the new one, never a half-written one.
+    out = final.with_name(name + ".new")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -516,7 +520,15 @@ def save_model(name: str, spec: dict, model: MarianMTModel, tok_dir: Path, vocab
             f.write("\n")
     for f in ("source.spm", "target.spm", "vocab.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(tok_dir / f, out / f)
-    return out
+    if final.exists():
+        old = final.with_name(name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        out.rename(final)
+        shutil.rmtree(old)
+    else:
+        out.rename(final)
+    return final
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,13 +619,16 @@ def run_case(model, tok, case: dict, sentences: list[str]) -> dict:
             n = len(ids)
             src_ids = tok(batch_sentences[b]).input_ids
             lps = token_logprobs(model, src_ids, ids, start)
+            # At the length limit ForcedEOSTokenLogitsProcessor replaces the scores by 0 for </s>
+            # and -inf elsewhere, so beam search adds 0 (not the raw log-prob) for a forced </s>.
+            forced_eos = n == case["max_new_tokens"] and ids[-1] == eos
+            processed_sum = sum(lps[:-1]) if forced_eos else sum(lps)
+            formula = processed_sum / n**1.0  # length_penalty 1.0
             if num_beams > 1:
                 seq_score = out.sequences_scores[b].item()
+                assert abs(seq_score - formula) < 1e-3, (seq_score, formula)
             else:
-                # Greedy: sum of log_softmax(raw logits) of the chosen tokens.
-                seq_score = sum(
-                    torch.log_softmax(out.logits[i][b].double(), -1)[t].item() for i, t in enumerate(ids)
-                )
+                seq_score = formula
             rows.append(
                 dict(
                     ids=ids,
@@ -622,6 +637,8 @@ def run_case(model, tok, case: dict, sentences: list[str]) -> dict:
                     sum_logprob=round(sum(lps), 5),
                     mean_logprob=round(sum(lps) / max(n, 1), 5),
                     token_logprobs=[round(x, 5) for x in lps],
+                    forced_eos=forced_eos,
+                    processed_sum_logprob=round(processed_sum, 5),
                     sequence_score=round(seq_score, 5),
                 )
             )
@@ -791,9 +808,11 @@ def tokenizer_golden(tok: MarianTokenizer, vocab: dict[str, int], model_dir: Pat
 
 def dump(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False, indent=1)
         f.write("\n")
+    tmp.replace(path)
 
 
 def main() -> int:
@@ -822,7 +841,7 @@ def main() -> int:
     print("sentencepiece", flush=True)
     src_model = train_spm([p[0] for p in pairs], 600)
     tgt_model = train_spm([p[1] for p in pairs], 500)
-    tok_dir = FIXTURES / "models" / "_tokenizer_tmp"
+    tok_dir = Path(tempfile.mkdtemp(prefix="de2en-tokenizer-"))
     vocab = write_tokenizer(tok_dir, src_model, tgt_model)
     tok = MarianTokenizer.from_pretrained(tok_dir)
     print(f"  joint vocab {len(vocab)}", flush=True)
@@ -847,8 +866,9 @@ def main() -> int:
         print(f"{name} greedy samples:")
         for s, r in list(zip(TEST_SENTENCES, greedy["single"]))[:6]:
             print(f"  {s!r} -> {r['text']!r}")
-    total = sum(f.stat().st_size for f in FIXTURES.rglob("*") if f.is_file())
-    print(f"fixtures total {total / 1e6:.2f} MB")
+    mine = [FIXTURES / "models" / n for n in MODEL_SPECS] + [FIXTURES / "golden", FIXTURES / "README.md"]
+    total = sum(f.stat().st_size for d in mine for f in ([d] if d.is_file() else d.rglob("*")) if f.is_file())
+    print(f"fixtures total {total / 1e6:.2f} MB (models, golden, README)")
     return 0
 
 
