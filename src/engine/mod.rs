@@ -6,6 +6,8 @@
 pub mod decode;
 pub mod identity;
 pub mod marian;
+#[cfg(feature = "rust-bert")]
+pub mod rust_bert;
 pub mod tokenizer;
 
 use crate::document::ByteSpan;
@@ -53,6 +55,10 @@ pub enum EngineError {
     Decode(String),
     #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
+    /// rust-bert or libtorch failed while translating (the `rust-bert` engine only).
+    #[cfg(feature = "rust-bert")]
+    #[error("rust-bert: {0}")]
+    RustBert(String),
 }
 
 /// What a translation engine must do for the pipeline.
