@@ -1,8 +1,27 @@
 //! Marian (opus-mt) encoder-decoder on candle, with an explicit KV cache and padding masks.
+//!
+//! [`MarianEngine`] ties the pieces together for the pipeline: the folder's configs
+//! ([`config`]), its weights ([`weights`]) and tokenizer, the network ([`model`]), the packing of
+//! sentences into batches ([`crate::batch`]) and the search ([`crate::engine::decode`]).
+//!
+//! Sources longer than the model's positions are truncated to `max_position_embeddings` tokens
+//! (EOS kept last), as transformers' tokenizer does with `truncation=True`: the document layer
+//! splits long sentences before they get here, and failing a whole file over one pathological
+//! sentence would help nobody.
+
+pub mod config;
+pub mod model;
+pub mod weights;
 
 use std::path::Path;
 
-use super::{Engine, EngineError, Translation};
+use self::config::ModelConfigs;
+use self::model::MarianModel;
+use self::weights::WeightFile;
+use super::decode::{GenerationOptions, Hypothesis, generate};
+use super::tokenizer::MarianTokenizer;
+use super::{Engine, EngineError, Translation, WordAlignment};
+use crate::document::ByteSpan;
 
 /// Per-run settings from the command line; `None` means "what the model's generation config says".
 #[derive(Debug, Clone, PartialEq)]
@@ -32,30 +51,243 @@ impl Default for EngineSettings {
 
 /// A Marian model folder loaded for translation.
 pub struct MarianEngine {
-    _private: (),
+    model: MarianModel,
+    tokenizer: MarianTokenizer,
+    options: GenerationOptions,
+    batch_tokens: usize,
+    alignment: bool,
 }
 
 impl MarianEngine {
     /// Loads config, generation config, tokenizer and weights from a Hugging Face model folder.
     pub fn load(dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
-        let _ = settings;
-        Err(EngineError::Model {
-            dir: dir.to_owned(),
-            problem: "the Marian engine is not built yet".into(),
+        let configs = ModelConfigs::load(dir)?;
+        let cfg = &configs.model;
+        let tokenizer = MarianTokenizer::from_dir(dir)?;
+        // transformers sizes the embeddings from config.json, the tokenizer from vocab.json; a
+        // tokenizer that can produce ids the embeddings lack would fail mid-translation.
+        if tokenizer.vocab_size() > cfg.vocab_size {
+            return Err(EngineError::ModelFile {
+                path: dir.join("vocab.json"),
+                problem: format!(
+                    "has {} tokens, but config.json says vocab_size is {}",
+                    tokenizer.vocab_size(),
+                    cfg.vocab_size
+                ),
+            });
+        }
+        let weights = WeightFile::open(dir)?;
+        let model = MarianModel::load(cfg, &weights)?;
+
+        let generation = &configs.generation;
+        let limit = model.max_target_tokens();
+        let max_new_tokens = match settings.max_new_tokens {
+            Some(n) if n > limit => {
+                return Err(EngineError::InvalidOption(format!(
+                    "maximum length {n} exceeds the {limit} target positions of the model in {}",
+                    dir.display()
+                )));
+            }
+            Some(n) => n,
+            // The model's own default may exceed its positions (transformers would fail there).
+            None => generation.max_new_tokens.min(limit),
+        };
+        let options = GenerationOptions {
+            num_beams: settings.beam_size.unwrap_or(generation.num_beams),
+            max_new_tokens,
+            min_new_tokens: settings.min_new_tokens.unwrap_or(generation.min_new_tokens),
+            length_penalty: generation.length_penalty,
+            bad_words_ids: generation.bad_words_ids.clone(),
+            eos_token_id: generation.eos_token_id,
+            pad_token_id: generation.pad_token_id,
+            decoder_start_token_id: generation.decoder_start_token_id,
+            forced_eos_token_id: generation.forced_eos_token_id,
+        };
+        options.validate(cfg.target_vocab_size())?;
+        if settings.batch_tokens == 0 {
+            return Err(EngineError::InvalidOption(
+                "batch tokens must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            model,
+            tokenizer,
+            options,
+            batch_tokens: settings.batch_tokens,
+            alignment: settings.alignment,
         })
+    }
+
+    /// The generation options in effect (model defaults overridden by the settings).
+    pub fn options(&self) -> &GenerationOptions {
+        &self.options
+    }
+
+    /// Source ids and their byte spans, truncated to the model's positions with EOS kept last.
+    fn encode(&self, sentence: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>), EngineError> {
+        let (mut ids, mut offsets) = self.tokenizer.encode_with_offsets(sentence)?;
+        let limit = self.max_source_tokens();
+        if ids.len() > limit {
+            let eos = ids.len() - 1;
+            ids.swap(limit - 1, eos);
+            offsets.swap(limit - 1, eos);
+            ids.truncate(limit);
+            offsets.truncate(limit);
+        }
+        Ok((ids, offsets))
+    }
+
+    fn finish(
+        &self,
+        sentence: &str,
+        offsets: &[(usize, usize)],
+        hypothesis: Hypothesis,
+    ) -> Translation {
+        let (text, spans) = self.tokenizer.decode_with_offsets(&hypothesis.token_ids);
+        let sum_logprob: f32 = hypothesis.token_logprobs.iter().sum();
+        let mean_logprob = if hypothesis.token_logprobs.is_empty() {
+            0.0
+        } else {
+            sum_logprob / hypothesis.token_logprobs.len() as f32
+        };
+        let alignment = self.alignment.then(|| {
+            let positions = hypothesis.source_positions.as_deref().unwrap_or(&[]);
+            word_alignment(sentence, offsets, &text, &spans, positions)
+        });
+        Translation {
+            text,
+            token_ids: hypothesis.token_ids,
+            sum_logprob,
+            mean_logprob,
+            alignment,
+        }
+    }
+
+    fn empty_translation(&self) -> Translation {
+        Translation {
+            text: String::new(),
+            token_ids: Vec::new(),
+            sum_logprob: 0.0,
+            mean_logprob: 0.0,
+            alignment: self.alignment.then(WordAlignment::default),
+        }
     }
 }
 
 impl Engine for MarianEngine {
-    fn translate(&self, _sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
-        Err(EngineError::InvalidOption("the Marian engine is not built yet".into()))
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
+        let mut encoded = Vec::with_capacity(sentences.len());
+        for sentence in sentences {
+            // Nothing to translate: no model run, an empty translation (as an empty line expects).
+            if sentence.trim().is_empty() {
+                encoded.push((Vec::new(), Vec::new()));
+            } else {
+                encoded.push(self.encode(sentence)?);
+            }
+        }
+        let lengths: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
+        crate::batch::run_in_order(
+            &lengths,
+            self.batch_tokens,
+            |_| self.empty_translation(),
+            |batch| {
+                let sources: Vec<Vec<u32>> = batch.iter().map(|&i| encoded[i].0.clone()).collect();
+                let state = self
+                    .model
+                    .start(self.model.encode(&sources)?, self.alignment);
+                let hypotheses = generate(&self.model, state, batch.len(), &self.options)?;
+                if hypotheses.len() != batch.len() {
+                    return Err(EngineError::Decode(format!(
+                        "search returned {} hypotheses for {} sentences",
+                        hypotheses.len(),
+                        batch.len()
+                    )));
+                }
+                Ok(batch
+                    .iter()
+                    .zip(hypotheses)
+                    .map(|(&i, hypothesis)| self.finish(sentences[i], &encoded[i].1, hypothesis))
+                    .collect())
+            },
+        )
     }
 
     fn source_token_count(&self, sentence: &str) -> usize {
-        sentence.split_whitespace().count() + 1
+        match self.tokenizer.encode(sentence) {
+            Ok(ids) => ids.len(),
+            // A sentence the tokenizer rejects fails in translate with its message; for planning,
+            // a generous estimate keeps it in a batch of its own.
+            Err(_) => sentence.len() + 1,
+        }
     }
 
     fn max_source_tokens(&self) -> usize {
-        512
+        self.model.config().max_position_embeddings
+    }
+}
+
+/// Word pairs from token-level attention peaks: each generated token with a visible span is paired
+/// with the source token it attended to most; both spans are widened to the whitespace-delimited
+/// words around them, and repeated pairs are kept once, in target order.
+fn word_alignment(
+    source: &str,
+    source_offsets: &[(usize, usize)],
+    target: &str,
+    target_spans: &[Option<(usize, usize)>],
+    positions: &[usize],
+) -> WordAlignment {
+    let mut pairs: Vec<(ByteSpan, ByteSpan)> = Vec::new();
+    for (target_span, &position) in target_spans.iter().zip(positions) {
+        let Some((t_start, t_end)) = *target_span else {
+            continue;
+        };
+        let Some(&(s_start, s_end)) = source_offsets.get(position) else {
+            continue;
+        };
+        if t_start >= t_end || s_start >= s_end {
+            continue; // EOS, a bare word marker, or a skipped special token
+        }
+        let pair = (
+            word_around(source, s_start, s_end),
+            word_around(target, t_start, t_end),
+        );
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    WordAlignment { pairs }
+}
+
+/// The whitespace-delimited word of `text` containing `start..end`.
+fn word_around(text: &str, start: usize, end: usize) -> ByteSpan {
+    let start = text
+        .get(..start)
+        .and_then(|before| {
+            before
+                .rfind(char::is_whitespace)
+                .map(|i| i + before[i..].chars().next().map_or(1, char::len_utf8))
+        })
+        .unwrap_or(0);
+    let end = text
+        .get(end..)
+        .and_then(|after| after.find(char::is_whitespace).map(|i| end + i))
+        .unwrap_or(text.len());
+    ByteSpan { start, end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_around_subword_spans() {
+        let text = "Die Bundesregierung hat";
+        assert_eq!(word_around(text, 4, 10), ByteSpan { start: 4, end: 19 });
+        assert_eq!(word_around(text, 0, 3), ByteSpan { start: 0, end: 3 });
+        assert_eq!(word_around(text, 20, 23), ByteSpan { start: 20, end: 23 });
+        assert_eq!(
+            word_around("a\u{a0}über b", 3, 5),
+            ByteSpan { start: 3, end: 8 }
+        );
     }
 }

@@ -1,0 +1,762 @@
+//! The Marian encoder-decoder: transformers' `MarianMTModel` computation, built for decoding speed.
+//!
+//! Large matrix products go through candle (gemm, multi-threaded); attention is a small kernel of
+//! our own over plain slices, because a decoder step attends with one query per row and candle's
+//! batched matmul would issue thousands of tiny gemm calls for it. Padding is handled by giving
+//! each row its real source length: attending only to the first `len` keys is exactly what
+//! transformers' additive `-inf` mask computes.
+//!
+//! The decoder state is an explicit value ([`DecoderState`]):
+//! * the self-attention cache grows by one position per step, laid out `[step][row][d_model]` so
+//!   that a step appends at the end;
+//! * cross-attention keys and values are computed once per batch, for all layers in one product,
+//!   and stay per *sentence*: rows (beam hypotheses) point at their sentence, so reordering beams
+//!   or dropping finished sentences never copies them.
+
+use std::sync::Arc;
+
+use candle_core::{D, Device, Storage, Tensor};
+use rayon::prelude::*;
+
+use super::config::{Activation, MarianConfig};
+use super::weights::WeightFile;
+use crate::engine::EngineError;
+use crate::engine::decode::{StepModel, StepOutput};
+
+const LAYER_NORM_EPS: f32 = 1e-5;
+
+/// Runs `f` on the f32 contents of `t` (made contiguous first), without copying.
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, EngineError> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => {
+            let all = cpu.as_slice::<f32>()?;
+            let start = layout.start_offset();
+            let data = all.get(start..start + t.elem_count()).ok_or_else(|| {
+                candle_core::Error::Msg("tensor storage shorter than its layout".into())
+            })?;
+            Ok(f(data))
+        }
+        _ => Err(candle_core::Error::Msg("the Marian engine runs on the CPU only".into()).into()),
+    }
+}
+
+/// A dense layer `x·Wᵀ + b` over 2-D inputs `[rows, in]`, so each call is one gemm.
+struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn load(
+        weights: &WeightFile,
+        prefix: &str,
+        out_dim: usize,
+        in_dim: usize,
+    ) -> Result<Self, EngineError> {
+        Ok(Self {
+            weight: weights.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
+            bias: Some(weights.get(&format!("{prefix}.bias"), &[out_dim])?),
+        })
+    }
+
+    /// Stacks layers that read the same input into one wider layer (one gemm instead of several).
+    fn fuse(parts: &[Linear]) -> Result<Self, EngineError> {
+        let weights: Vec<&Tensor> = parts.iter().map(|p| &p.weight).collect();
+        let biases: Option<Vec<&Tensor>> = parts.iter().map(|p| p.bias.as_ref()).collect();
+        Ok(Self {
+            weight: Tensor::cat(&weights, 0)?,
+            bias: biases.map(|b| Tensor::cat(&b, 0)).transpose()?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor, EngineError> {
+        let y = x.matmul(&self.weight.t()?)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+}
+
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    fn load(weights: &WeightFile, prefix: &str, dim: usize) -> Result<Self, EngineError> {
+        Ok(Self {
+            weight: weights.get(&format!("{prefix}.weight"), &[dim])?,
+            bias: weights.get(&format!("{prefix}.bias"), &[dim])?,
+        })
+    }
+
+    /// `LayerNorm(residual + x)`: the post-norm residual step of every Marian sub-layer.
+    fn residual(&self, residual: &Tensor, x: &Tensor) -> Result<Tensor, EngineError> {
+        let sum = (residual + x)?;
+        Ok(candle_nn::ops::layer_norm(
+            &sum,
+            &self.weight,
+            &self.bias,
+            LAYER_NORM_EPS,
+        )?)
+    }
+}
+
+fn activate(activation: Activation, x: &Tensor) -> Result<Tensor, EngineError> {
+    Ok(match activation {
+        Activation::Silu => x.silu()?,
+        Activation::GeluErf => x.gelu_erf()?,
+        Activation::GeluTanh => x.gelu()?,
+        Activation::Relu => x.relu()?,
+        Activation::QuickGelu => (x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?,
+        Activation::Sigmoid => candle_nn::ops::sigmoid(x)?,
+        Activation::Tanh => x.tanh()?,
+        Activation::Identity => x.clone(),
+    })
+}
+
+struct FeedForward {
+    fc1: Linear,
+    fc2: Linear,
+    activation: Activation,
+}
+
+impl FeedForward {
+    fn load(
+        weights: &WeightFile,
+        prefix: &str,
+        cfg: &MarianConfig,
+        ffn_dim: usize,
+    ) -> Result<Self, EngineError> {
+        Ok(Self {
+            fc1: Linear::load(weights, &format!("{prefix}.fc1"), ffn_dim, cfg.d_model)?,
+            fc2: Linear::load(weights, &format!("{prefix}.fc2"), cfg.d_model, ffn_dim)?,
+            activation: cfg.activation,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor, EngineError> {
+        let hidden = activate(self.activation, &self.fc1.forward(x)?)?;
+        self.fc2.forward(&hidden)
+    }
+}
+
+fn load_attention(
+    weights: &WeightFile,
+    prefix: &str,
+    d: usize,
+) -> Result<[Linear; 4], EngineError> {
+    Ok([
+        Linear::load(weights, &format!("{prefix}.q_proj"), d, d)?,
+        Linear::load(weights, &format!("{prefix}.k_proj"), d, d)?,
+        Linear::load(weights, &format!("{prefix}.v_proj"), d, d)?,
+        Linear::load(weights, &format!("{prefix}.out_proj"), d, d)?,
+    ])
+}
+
+/// Where the keys and values of one attention call live: element `(batch b, position j, channel c)`
+/// of the keys is `keys[b·batch_stride + j·position_stride + c]`, values likewise.
+struct KeyValues<'a> {
+    keys: &'a [f32],
+    values: &'a [f32],
+    batch_stride: usize,
+    position_stride: usize,
+}
+
+/// Multi-head attention for a set of query rows.
+///
+/// `queries[row·query_stride ..][..d_model]` is the query of `row`; `sources[row] = (b, len)` says
+/// it attends to positions `0..len` of key batch `b`. Writes `[rows, d_model]` into `out` and,
+/// when `probs` is given, the head-averaged attention weights `[rows, probs_width]`.
+#[allow(clippy::too_many_arguments)]
+fn attend(
+    queries: &[f32],
+    query_stride: usize,
+    sources: &[(usize, usize)],
+    kv: &KeyValues<'_>,
+    heads: usize,
+    d_model: usize,
+    out: &mut [f32],
+    probs: Option<(&mut [f32], usize)>,
+) {
+    let head_dim = d_model / heads;
+    let scale = (head_dim as f32).powf(-0.5);
+    let work = |row: usize, out_row: &mut [f32], mut probs_row: Option<&mut [f32]>| {
+        let (batch, len) = sources[row];
+        let query = &queries[row * query_stride..][..d_model];
+        let mut scores = vec![0f32; len];
+        out_row.fill(0.0);
+        for head in 0..heads {
+            let channel = head * head_dim;
+            let q = &query[channel..channel + head_dim];
+            let mut max = f32::NEG_INFINITY;
+            for (position, score) in scores.iter_mut().enumerate() {
+                let offset = batch * kv.batch_stride + position * kv.position_stride + channel;
+                *score = dot(q, &kv.keys[offset..offset + head_dim]) * scale;
+                max = max.max(*score);
+            }
+            let mut total = 0f32;
+            for score in scores.iter_mut() {
+                *score = (*score - max).exp();
+                total += *score;
+            }
+            let out_head = &mut out_row[channel..channel + head_dim];
+            for (position, score) in scores.iter_mut().enumerate() {
+                *score /= total;
+                let offset = batch * kv.batch_stride + position * kv.position_stride + channel;
+                axpy(out_head, *score, &kv.values[offset..offset + head_dim]);
+            }
+            if let Some(p) = probs_row.as_deref_mut() {
+                for (slot, score) in p.iter_mut().zip(&scores) {
+                    *slot += score / heads as f32;
+                }
+            }
+        }
+    };
+    match probs {
+        Some((probs, width)) => {
+            probs.fill(0.0);
+            out.par_chunks_mut(d_model)
+                .zip(probs.par_chunks_mut(width))
+                .enumerate()
+                .with_min_len(8)
+                .for_each(|(row, (o, p))| work(row, o, Some(p)));
+        }
+        None => out
+            .par_chunks_mut(d_model)
+            .enumerate()
+            .with_min_len(8)
+            .for_each(|(row, o)| work(row, o, None)),
+    }
+}
+
+/// Dot product with eight independent accumulators, so the compiler can vectorise it.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (a_main, a_rest) = a.split_at(a.len() - a.len() % 8);
+    let (b_main, b_rest) = b.split_at(a_main.len());
+    for (x, y) in a_main.chunks_exact(8).zip(b_main.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut sum = acc.iter().sum::<f32>();
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        sum += x * y;
+    }
+    sum
+}
+
+#[inline]
+fn axpy(out: &mut [f32], alpha: f32, x: &[f32]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += alpha * v;
+    }
+}
+
+/// Marian's sinusoidal positions: sines in the first half of each vector, cosines in the second
+/// (`MarianSinusoidalPositionalEmbedding`), computed in f64 as numpy does, then rounded to f32.
+fn sinusoidal_positions(positions: usize, dim: usize) -> Result<Tensor, EngineError> {
+    let sentinel = dim.div_ceil(2);
+    let mut table = vec![0f32; positions * dim];
+    for pos in 0..positions {
+        let row = &mut table[pos * dim..(pos + 1) * dim];
+        for j in 0..dim {
+            let angle = pos as f64 / 10000f64.powf((2 * (j / 2)) as f64 / dim as f64);
+            if j % 2 == 0 {
+                row[j / 2] = angle.sin() as f32;
+            } else {
+                row[sentinel + j / 2] = angle.cos() as f32;
+            }
+        }
+    }
+    Ok(Tensor::from_vec(table, (positions, dim), &Device::Cpu)?)
+}
+
+struct EncoderLayer {
+    qkv: Linear,
+    out_proj: Linear,
+    self_attn_layer_norm: LayerNorm,
+    ffn: FeedForward,
+    final_layer_norm: LayerNorm,
+}
+
+struct DecoderLayer {
+    qkv: Linear,
+    out_proj: Linear,
+    self_attn_layer_norm: LayerNorm,
+    cross_q: Linear,
+    cross_out: Linear,
+    encoder_attn_layer_norm: LayerNorm,
+    ffn: FeedForward,
+    final_layer_norm: LayerNorm,
+}
+
+/// A loaded Marian model.
+pub struct MarianModel {
+    cfg: MarianConfig,
+    encoder_embeddings: Tensor,
+    decoder_embeddings: Tensor,
+    /// `[target_vocab, d_model]`; the decoder embeddings when tied.
+    lm_head: Tensor,
+    final_logits_bias: Tensor,
+    positions: Tensor,
+    embed_scale: f64,
+    encoder_layers: Vec<EncoderLayer>,
+    decoder_layers: Vec<DecoderLayer>,
+    /// Keys and values of every decoder layer's cross-attention, stacked: one gemm per batch.
+    cross_kv: Linear,
+}
+
+/// The encoder's output for one batch, ready for decoding.
+pub struct EncodedBatch {
+    /// Real (unpadded) length of each source, EOS included.
+    source_lengths: Vec<usize>,
+    /// Padded source length.
+    max_source_len: usize,
+    /// `[batch·max_source_len, layers·2·d_model]`: per layer, keys then values.
+    cross_kv: Vec<f32>,
+}
+
+/// Everything the decoder carries from one step to the next.
+pub struct DecoderState {
+    encoded: Arc<EncodedBatch>,
+    /// Sentence (index into the encoded batch) of each live row.
+    sentence_of_row: Vec<usize>,
+    /// Tokens fed so far; also the position of the next one.
+    steps: usize,
+    /// Per decoder layer, self-attention keys and values `[step][row][d_model]`.
+    self_keys: Vec<Vec<f32>>,
+    self_values: Vec<Vec<f32>>,
+    /// Return head-averaged cross-attention of the last layer with each step (for alignment).
+    want_cross_attention: bool,
+}
+
+impl DecoderState {
+    pub fn rows(&self) -> usize {
+        self.sentence_of_row.len()
+    }
+}
+
+impl MarianModel {
+    /// Loads every tensor named by transformers from `weights`, checking shapes against `cfg`.
+    pub fn load(cfg: &MarianConfig, weights: &WeightFile) -> Result<Self, EngineError> {
+        let d = cfg.d_model;
+        let vocab = cfg.vocab_size;
+        let target_vocab = cfg.target_vocab_size();
+        let (encoder_embeddings, decoder_embeddings) = if cfg.share_encoder_decoder_embeddings {
+            let shared = weights.get_any(
+                &[
+                    "model.shared.weight",
+                    "model.encoder.embed_tokens.weight",
+                    "model.decoder.embed_tokens.weight",
+                ],
+                &[vocab, d],
+            )?;
+            (shared.clone(), shared)
+        } else {
+            (
+                weights.get("model.encoder.embed_tokens.weight", &[vocab, d])?,
+                weights.get(
+                    "model.decoder.embed_tokens.weight",
+                    &[cfg.decoder_vocab_size, d],
+                )?,
+            )
+        };
+        // transformers ties lm_head to the decoder input embeddings unless told otherwise.
+        let lm_head = if cfg.tie_word_embeddings {
+            decoder_embeddings.clone()
+        } else {
+            weights.get("lm_head.weight", &[target_vocab, d])?
+        };
+        let final_logits_bias =
+            match weights.get_optional("final_logits_bias", &[1, target_vocab])? {
+                Some(bias) => bias.reshape(target_vocab)?,
+                None => Tensor::zeros(target_vocab, candle_core::DType::F32, &Device::Cpu)?,
+            };
+
+        let mut encoder_layers = Vec::with_capacity(cfg.encoder_layers);
+        for i in 0..cfg.encoder_layers {
+            let p = format!("model.encoder.layers.{i}");
+            let [q, k, v, out_proj] = load_attention(weights, &format!("{p}.self_attn"), d)?;
+            encoder_layers.push(EncoderLayer {
+                qkv: Linear::fuse(&[q, k, v])?,
+                out_proj,
+                self_attn_layer_norm: LayerNorm::load(
+                    weights,
+                    &format!("{p}.self_attn_layer_norm"),
+                    d,
+                )?,
+                ffn: FeedForward::load(weights, &p, cfg, cfg.encoder_ffn_dim)?,
+                final_layer_norm: LayerNorm::load(weights, &format!("{p}.final_layer_norm"), d)?,
+            });
+        }
+        let mut decoder_layers = Vec::with_capacity(cfg.decoder_layers);
+        let mut cross_parts = Vec::with_capacity(2 * cfg.decoder_layers);
+        for i in 0..cfg.decoder_layers {
+            let p = format!("model.decoder.layers.{i}");
+            let [q, k, v, out_proj] = load_attention(weights, &format!("{p}.self_attn"), d)?;
+            let [cross_q, cross_k, cross_v, cross_out] =
+                load_attention(weights, &format!("{p}.encoder_attn"), d)?;
+            cross_parts.push(cross_k);
+            cross_parts.push(cross_v);
+            decoder_layers.push(DecoderLayer {
+                qkv: Linear::fuse(&[q, k, v])?,
+                out_proj,
+                self_attn_layer_norm: LayerNorm::load(
+                    weights,
+                    &format!("{p}.self_attn_layer_norm"),
+                    d,
+                )?,
+                cross_q,
+                cross_out,
+                encoder_attn_layer_norm: LayerNorm::load(
+                    weights,
+                    &format!("{p}.encoder_attn_layer_norm"),
+                    d,
+                )?,
+                ffn: FeedForward::load(weights, &p, cfg, cfg.decoder_ffn_dim)?,
+                final_layer_norm: LayerNorm::load(weights, &format!("{p}.final_layer_norm"), d)?,
+            });
+        }
+        let cross_kv = if cross_parts.is_empty() {
+            Linear {
+                weight: Tensor::zeros((0, d), candle_core::DType::F32, &Device::Cpu)?,
+                bias: None,
+            }
+        } else {
+            Linear::fuse(&cross_parts)?
+        };
+
+        Ok(Self {
+            cfg: cfg.clone(),
+            encoder_embeddings,
+            decoder_embeddings,
+            lm_head,
+            final_logits_bias,
+            positions: sinusoidal_positions(cfg.max_position_embeddings, d)?,
+            embed_scale: if cfg.scale_embedding {
+                (d as f64).sqrt()
+            } else {
+                1.0
+            },
+            encoder_layers,
+            decoder_layers,
+            cross_kv,
+        })
+    }
+
+    pub fn config(&self) -> &MarianConfig {
+        &self.cfg
+    }
+
+    /// Runs the encoder over `sources` (token ids, EOS included, unpadded) and precomputes the
+    /// cross-attention keys and values of every decoder layer.
+    pub fn encode(&self, sources: &[Vec<u32>]) -> Result<EncodedBatch, EngineError> {
+        let d = self.cfg.d_model;
+        let batch = sources.len();
+        let max_len = sources.iter().map(Vec::len).max().unwrap_or(0);
+        if batch == 0 || max_len == 0 {
+            return Err(EngineError::InvalidOption(
+                "the encoder needs at least one non-empty source".into(),
+            ));
+        }
+        if max_len > self.cfg.max_position_embeddings {
+            return Err(EngineError::InvalidOption(format!(
+                "a source of {max_len} tokens exceeds the model's {} positions",
+                self.cfg.max_position_embeddings
+            )));
+        }
+        let vocab = self.cfg.vocab_size;
+        let mut ids = Vec::with_capacity(batch * max_len);
+        for source in sources {
+            if let Some(bad) = source.iter().find(|&&id| id as usize >= vocab) {
+                return Err(EngineError::InvalidOption(format!(
+                    "token id {bad} is outside the source vocabulary of {vocab}"
+                )));
+            }
+            ids.extend_from_slice(source);
+            ids.extend(std::iter::repeat_n(
+                self.cfg.pad_token_id,
+                max_len - source.len(),
+            ));
+        }
+        let ids = Tensor::from_vec(ids, batch * max_len, &Device::Cpu)?;
+        let embedded = (self.encoder_embeddings.index_select(&ids, 0)? * self.embed_scale)?;
+        let positions = self.positions.narrow(0, 0, max_len)?;
+        let mut hidden = embedded
+            .reshape((batch, max_len, d))?
+            .broadcast_add(&positions)?
+            .reshape((batch * max_len, d))?;
+
+        let lengths: Vec<usize> = sources.iter().map(Vec::len).collect();
+        // Every query position (padding included, as in transformers) attends to its sentence's
+        // real tokens only.
+        let query_sources: Vec<(usize, usize)> = (0..batch * max_len)
+            .map(|row| (row / max_len, lengths[row / max_len]))
+            .collect();
+        let heads = self.cfg.encoder_attention_heads;
+        for layer in &self.encoder_layers {
+            let qkv = layer.qkv.forward(&hidden)?;
+            let mut context = vec![0f32; batch * max_len * d];
+            with_f32(&qkv, |qkv| {
+                let kv = KeyValues {
+                    keys: &qkv[d..],
+                    values: &qkv[2 * d..],
+                    batch_stride: max_len * 3 * d,
+                    position_stride: 3 * d,
+                };
+                attend(
+                    qkv,
+                    3 * d,
+                    &query_sources,
+                    &kv,
+                    heads,
+                    d,
+                    &mut context,
+                    None,
+                );
+            })?;
+            let context = Tensor::from_vec(context, (batch * max_len, d), &Device::Cpu)?;
+            let attended = layer.out_proj.forward(&context)?;
+            hidden = layer.self_attn_layer_norm.residual(&hidden, &attended)?;
+            let ff = layer.ffn.forward(&hidden)?;
+            hidden = layer.final_layer_norm.residual(&hidden, &ff)?;
+        }
+
+        let cross_kv = if self.decoder_layers.is_empty() {
+            Vec::new()
+        } else {
+            self.cross_kv
+                .forward(&hidden)?
+                .flatten_all()?
+                .to_vec1::<f32>()?
+        };
+        Ok(EncodedBatch {
+            source_lengths: lengths,
+            max_source_len: max_len,
+            cross_kv,
+        })
+    }
+
+    /// The decoder state before the first step: one row per sentence of `encoded`.
+    pub fn start(&self, encoded: EncodedBatch, want_cross_attention: bool) -> DecoderState {
+        let rows = encoded.source_lengths.len();
+        DecoderState {
+            encoded: Arc::new(encoded),
+            sentence_of_row: (0..rows).collect(),
+            steps: 0,
+            self_keys: vec![Vec::new(); self.decoder_layers.len()],
+            self_values: vec![Vec::new(); self.decoder_layers.len()],
+            want_cross_attention,
+        }
+    }
+
+    /// The longest target (in new tokens) the decoder can produce: one position per fed token.
+    pub fn max_target_tokens(&self) -> usize {
+        self.cfg.max_position_embeddings
+    }
+
+    fn decode_step(
+        &self,
+        state: &mut DecoderState,
+        last_tokens: &[u32],
+    ) -> Result<StepOutput, EngineError> {
+        let d = self.cfg.d_model;
+        let rows = state.rows();
+        if last_tokens.len() != rows {
+            return Err(EngineError::InvalidOption(format!(
+                "decoder step got {} tokens for {rows} rows",
+                last_tokens.len()
+            )));
+        }
+        if state.steps >= self.cfg.max_position_embeddings {
+            return Err(EngineError::InvalidOption(format!(
+                "the target exceeds the model's {} positions",
+                self.cfg.max_position_embeddings
+            )));
+        }
+        let vocab = self.cfg.target_vocab_size();
+        if let Some(bad) = last_tokens.iter().find(|&&id| id as usize >= vocab) {
+            return Err(EngineError::InvalidOption(format!(
+                "token id {bad} is outside the target vocabulary of {vocab}"
+            )));
+        }
+        let ids = Tensor::from_slice(last_tokens, rows, &Device::Cpu)?;
+        let position = self.positions.narrow(0, state.steps, 1)?;
+        let mut hidden = (self.decoder_embeddings.index_select(&ids, 0)? * self.embed_scale)?
+            .broadcast_add(&position)?;
+
+        let encoded = Arc::clone(&state.encoded);
+        let steps_after = state.steps + 1;
+        let self_sources: Vec<(usize, usize)> = (0..rows).map(|r| (r, steps_after)).collect();
+        let cross_sources: Vec<(usize, usize)> = state
+            .sentence_of_row
+            .iter()
+            .map(|&s| (s, encoded.source_lengths[s]))
+            .collect();
+        let heads = self.cfg.decoder_attention_heads;
+        let layers = self.decoder_layers.len();
+        let cross_width = layers * 2 * d;
+        let mut cross_attention = None;
+
+        for (index, layer) in self.decoder_layers.iter().enumerate() {
+            // Self-attention over everything fed so far, this step included.
+            let qkv = layer.qkv.forward(&hidden)?;
+            let mut context = vec![0f32; rows * d];
+            let keys = &mut state.self_keys[index];
+            let values = &mut state.self_values[index];
+            with_f32(&qkv, |qkv| {
+                for row in qkv.chunks_exact(3 * d) {
+                    keys.extend_from_slice(&row[d..2 * d]);
+                    values.extend_from_slice(&row[2 * d..3 * d]);
+                }
+                let kv = KeyValues {
+                    keys,
+                    values,
+                    batch_stride: d,
+                    position_stride: rows * d,
+                };
+                attend(qkv, 3 * d, &self_sources, &kv, heads, d, &mut context, None);
+            })?;
+            let context = Tensor::from_vec(context, (rows, d), &Device::Cpu)?;
+            hidden = layer
+                .self_attn_layer_norm
+                .residual(&hidden, &layer.out_proj.forward(&context)?)?;
+
+            // Cross-attention over the sentence's encoder output, padding excluded.
+            let queries = layer.cross_q.forward(&hidden)?;
+            let mut context = vec![0f32; rows * d];
+            let want_probs = state.want_cross_attention && index + 1 == layers;
+            let width = encoded.max_source_len;
+            let mut probs = if want_probs {
+                vec![0f32; rows * width]
+            } else {
+                Vec::new()
+            };
+            with_f32(&queries, |queries| {
+                let kv = KeyValues {
+                    keys: &encoded.cross_kv[index * 2 * d..],
+                    values: &encoded.cross_kv[index * 2 * d + d..],
+                    batch_stride: width * cross_width,
+                    position_stride: cross_width,
+                };
+                let probs = want_probs.then_some((probs.as_mut_slice(), width));
+                attend(
+                    queries,
+                    d,
+                    &cross_sources,
+                    &kv,
+                    heads,
+                    d,
+                    &mut context,
+                    probs,
+                );
+            })?;
+            if want_probs {
+                cross_attention = Some(Tensor::from_vec(probs, (rows, width), &Device::Cpu)?);
+            }
+            let context = Tensor::from_vec(context, (rows, d), &Device::Cpu)?;
+            hidden = layer
+                .encoder_attn_layer_norm
+                .residual(&hidden, &layer.cross_out.forward(&context)?)?;
+
+            let ff = layer.ffn.forward(&hidden)?;
+            hidden = layer.final_layer_norm.residual(&hidden, &ff)?;
+        }
+        state.steps = steps_after;
+
+        let logits = hidden
+            .matmul(&self.lm_head.t()?)?
+            .broadcast_add(&self.final_logits_bias)?;
+        debug_assert_eq!(logits.dim(D::Minus1).ok(), Some(vocab));
+        Ok(StepOutput {
+            logits,
+            cross_attention,
+        })
+    }
+
+    fn reorder(&self, state: &mut DecoderState, rows: &[usize]) -> Result<(), EngineError> {
+        let old_rows = state.rows();
+        if let Some(bad) = rows.iter().find(|&&r| r >= old_rows) {
+            return Err(EngineError::InvalidOption(format!(
+                "select_rows: row {bad} does not exist (there are {old_rows})"
+            )));
+        }
+        // Keeping every row in order is common in greedy search; nothing to move then.
+        if rows.len() == old_rows && rows.iter().enumerate().all(|(i, &r)| i == r) {
+            return Ok(());
+        }
+        let d = self.cfg.d_model;
+        let gather = |cache: &Vec<f32>| -> Vec<f32> {
+            let mut out = Vec::with_capacity(state.steps * rows.len() * d);
+            for step in cache.chunks_exact(old_rows * d) {
+                for &r in rows {
+                    out.extend_from_slice(&step[r * d..(r + 1) * d]);
+                }
+            }
+            out
+        };
+        let keys: Vec<Vec<f32>> = state.self_keys.par_iter().map(gather).collect();
+        let values: Vec<Vec<f32>> = state.self_values.par_iter().map(gather).collect();
+        state.self_keys = keys;
+        state.self_values = values;
+        state.sentence_of_row = rows.iter().map(|&r| state.sentence_of_row[r]).collect();
+        Ok(())
+    }
+}
+
+impl StepModel for MarianModel {
+    type State = DecoderState;
+
+    fn step(
+        &self,
+        state: &mut DecoderState,
+        last_tokens: &[u32],
+    ) -> Result<StepOutput, EngineError> {
+        self.decode_step(state, last_tokens)
+    }
+
+    fn select_rows(&self, state: &mut DecoderState, rows: &[usize]) -> Result<(), EngineError> {
+        self.reorder(state, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_match_marian_layout() {
+        let table = sinusoidal_positions(3, 6)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        // position 0: sines are 0, cosines are 1
+        assert_eq!(table[0], vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let expected_sin1 = (1.0f64 / 10000f64.powf(2.0 / 6.0)).sin() as f32;
+        assert!((table[1][1] - expected_sin1).abs() < 1e-7);
+        let expected_cos2 = (2.0f64 / 10000f64.powf(4.0 / 6.0)).cos() as f32;
+        assert!((table[2][5] - expected_cos2).abs() < 1e-7);
+    }
+
+    #[test]
+    fn attention_ignores_keys_past_the_length() {
+        // one head of width 2; keys past len 1 would dominate if they were attended to
+        let keys = [1.0, 0.0, 100.0, 0.0];
+        let values = [1.0, 2.0, 50.0, 60.0];
+        let kv = KeyValues {
+            keys: &keys,
+            values: &values,
+            batch_stride: 4,
+            position_stride: 2,
+        };
+        let mut out = [0f32; 2];
+        attend(&[1.0, 0.0], 2, &[(0, 1)], &kv, 1, 2, &mut out, None);
+        assert_eq!(out, [1.0, 2.0]);
+    }
+}
