@@ -23,6 +23,9 @@ use tokenizers::tokenizer::normalizer::Range;
 
 use super::EngineError;
 
+/// Half-open byte ranges into a text, one per token.
+pub type ByteRanges = Vec<(usize, usize)>;
+
 /// SentencePiece's whitespace marker.
 const SPACE_SYMBOL: char = '▁';
 
@@ -137,10 +140,7 @@ impl MarianTokenizer {
 
     /// Source ids for `text` and the byte range of `text` each id covers, without the whitespace
     /// at its edges (a piece that is only a word marker gets an empty range); `</s>` gets `(len, len)`.
-    pub fn encode_with_offsets(
-        &self,
-        text: &str,
-    ) -> Result<(Vec<u32>, Vec<(usize, usize)>), EngineError> {
+    pub fn encode_with_offsets(&self, text: &str) -> Result<(Vec<u32>, ByteRanges), EngineError> {
         let mut ids = Vec::new();
         let mut offsets = Vec::new();
         for chunk in self.split_special_tokens(text) {
@@ -152,12 +152,12 @@ impl MarianTokenizer {
                 Chunk::Text { mut start, end } => {
                     // MarianTokenizer.remove_language_code: a leading `>>xx<<` is one token.
                     let chunk_text = &text[start..end];
-                    if chunk_text.starts_with(">>") {
-                        if let Some(code_end) = chunk_text.find("<<").map(|at| at + 2) {
-                            ids.push(self.piece_id(&chunk_text[..code_end]));
-                            offsets.push((start, start + code_end));
-                            start += code_end;
-                        }
+                    if chunk_text.starts_with(">>")
+                        && let Some(code_end) = chunk_text.find("<<").map(|at| at + 2)
+                    {
+                        ids.push(self.piece_id(&chunk_text[..code_end]));
+                        offsets.push((start, start + code_end));
+                        start += code_end;
                     }
                     self.source
                         .encode(&text[start..end], start, |piece, range| {
@@ -534,8 +534,10 @@ fn read_model_file(path: &Path) -> Result<Vec<u8>, EngineError> {
 /// on exact ties between equal piece sets ("f"+"ff" against "ff"+"f" in long compounds) the
 /// rounding decides, so it picks a different segmentation than transformers.
 struct SourceModel {
-    /// Pieces the lattice may use (normal and user-defined), with their scores.
-    scores: HashMap<String, f64>,
+    /// Every prefix of a piece the lattice may use (normal and user-defined), with the piece's
+    /// score when the prefix is itself a piece: the search stops extending a candidate as soon as
+    /// it is no piece's prefix, as sentencepiece's trie walk does.
+    scores: HashMap<String, Option<f64>, BuildFnv>,
     /// Longest piece in bytes, to bound the prefix search.
     max_piece_len: usize,
     /// Score of a one-character unknown node: lowest normal score minus sentencepiece's penalty 10.
@@ -580,7 +582,7 @@ impl SourceModel {
         let max_score = normal_scores().fold(f32::NEG_INFINITY, f32::max);
         let min_score = normal_scores().fold(f32::INFINITY, f32::min);
         // Control (`<s>`, `</s>`), unknown, unused and byte pieces never match input text.
-        let mut scores = HashMap::with_capacity(model.pieces.len());
+        let mut scores: HashMap<String, Option<f64>, BuildFnv> = HashMap::default();
         for piece in &model.pieces {
             let score = match piece.kind {
                 PieceKind::Normal => f64::from(piece.score),
@@ -588,8 +590,12 @@ impl SourceModel {
                 PieceKind::UserDefined => f64::from(piece.piece.len() as f32 * max_score) - 0.1,
                 _ => continue,
             };
+            for (at, _) in piece.piece.char_indices().skip(1) {
+                scores.entry(piece.piece[..at].to_owned()).or_insert(None);
+            }
             // sentencepiece refuses duplicate pieces at load; keep the first, harmlessly.
-            scores.entry(piece.piece.clone()).or_insert(score);
+            let entry = scores.entry(piece.piece.clone()).or_insert(None);
+            entry.get_or_insert(score);
         }
         let max_piece_len = scores.keys().map(String::len).max().unwrap_or(0);
         let unk_score = if min_score.is_finite() {
@@ -645,10 +651,14 @@ impl SourceModel {
                 if end - start > self.max_piece_len {
                     break;
                 }
-                if let Some(&score) = self.scores.get(&text[start..end]) {
-                    let candidate = score + f64::from(best[start].score);
-                    relax(&mut best, start, end, candidate, false);
-                    has_single_char_piece |= offset == 0;
+                match self.scores.get(&text[start..end]) {
+                    None => break,
+                    Some(None) => {}
+                    Some(&Some(score)) => {
+                        let candidate = score + f64::from(best[start].score);
+                        relax(&mut best, start, end, candidate, false);
+                        has_single_char_piece |= offset == 0;
+                    }
                 }
             }
             if !has_single_char_piece {
@@ -925,6 +935,32 @@ impl TargetModel {
             Cow::Borrowed(self.unk_surface.as_str())
         } else {
             Cow::Borrowed(piece)
+        }
+    }
+}
+
+/// FNV-1a for the piece table: keys are short strings hashed once per lattice edge, where the
+/// default SipHash costs more than the lookup itself; the keys come from the model file, so
+/// hash flooding is no concern.
+#[derive(Default, Clone, Copy)]
+struct BuildFnv;
+
+struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
     }
 }
