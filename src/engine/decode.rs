@@ -241,7 +241,6 @@ struct Processors {
     min_new_tokens: usize,
     max_new_tokens: usize,
     forced_eos: Option<u32>,
-    decoder_start: u32,
 }
 
 /// What the processors leave of one row's distribution.
@@ -277,7 +276,6 @@ impl Processors {
             min_new_tokens: options.min_new_tokens,
             max_new_tokens: options.max_new_tokens,
             forced_eos: options.forced_eos_token_id,
-            decoder_start: options.decoder_start_token_id,
         }
     }
 
@@ -295,7 +293,7 @@ impl Processors {
         let mut needs_sort = false;
         for sequence in &self.banned_sequences {
             if let Some((&last, prefix)) = sequence.split_last()
-                && ends_with(self.decoder_start, generated, prefix)
+                && ends_with(generated, prefix)
             {
                 banned.push(last);
                 needs_sort = true;
@@ -313,22 +311,11 @@ impl Processors {
     }
 }
 
-/// Whether `[decoder_start] ++ generated` ends with `suffix` (transformers matches bad-word prefixes
-/// against the decoder input ids, start token included).
-fn ends_with(decoder_start: u32, generated: &[u32], suffix: &[u32]) -> bool {
-    let total = generated.len() + 1;
-    if suffix.len() > total {
-        return false;
-    }
-    suffix.iter().enumerate().all(|(i, &token)| {
-        let position = total - suffix.len() + i;
-        let actual = if position == 0 {
-            decoder_start
-        } else {
-            generated[position - 1]
-        };
-        actual == token
-    })
+/// Whether the generated tokens end with `suffix`. transformers matches a bad word's prefix against
+/// the decoder input ids but skips words longer than those ids, so the decoder start token never
+/// takes part in a match.
+fn ends_with(generated: &[u32], suffix: &[u32]) -> bool {
+    generated.ends_with(suffix)
 }
 
 /// Per-row log-softmax normaliser: `logprob(t) = (logit(t) - max) - log_sum`, the order in which
@@ -465,6 +452,7 @@ struct Candidate {
 
 /// Keeps the best `capacity` candidates seen, ordered by value (higher first) and, on ties, by
 /// arrival (candidates arrive in increasing flat index, so ties go to the lower index).
+/// Values are never NaN: `Normaliser::of` rejects NaN logits and scores only add finite or −∞ terms.
 struct TopK {
     capacity: usize,
     items: Vec<Candidate>,
@@ -491,7 +479,7 @@ impl TopK {
     #[inline]
     fn offer(&mut self, value: f32, flat: usize) {
         if let Some(threshold) = self.threshold()
-            && !(value > threshold)
+            && value <= threshold
         {
             return;
         }
@@ -535,7 +523,7 @@ fn offer_row(
                 let value = processed + beam_score;
                 // Cheap rejection first: most of a large vocabulary never gets near the top.
                 if let Some(threshold) = top.threshold()
-                    && !(value > threshold)
+                    && value <= threshold
                 {
                     continue;
                 }
@@ -842,7 +830,11 @@ impl<'m, M: StepModel> Search<'m, M> {
                     let cannot_improve = sentence.finished.len() == num_beams
                         && sentence.finished.last().is_some_and(|worst| {
                             let best_possible = sentence.running[0].score / divisor;
-                            !(best_possible > worst.score)
+                            // transformers' `best > worst`, false on NaN too.
+                            !matches!(
+                                best_possible.partial_cmp(&worst.score),
+                                Some(Ordering::Greater)
+                            )
                         });
 
                     if at_length_limit || cannot_improve {
@@ -972,8 +964,11 @@ mod tests {
         // A lone EOS bad word is dropped; duplicates merge.
         assert_eq!(processors.always_banned, vec![9]);
         let mut banned = Vec::new();
-        // First step: prefix is just the start token 9, so [9, 5] bans 5; EOS suppressed (min 2).
+        // First step: [9, 5] does not match the start token 9 (as in transformers); EOS
+        // suppressed (min 2).
         assert_eq!(processors.row_rule(&[], &mut banned), RowRule::Free);
+        assert_eq!(banned, vec![0, 9]);
+        assert_eq!(processors.row_rule(&[9], &mut banned), RowRule::Free);
         assert_eq!(banned, vec![0, 5, 9]);
         assert_eq!(processors.row_rule(&[3], &mut banned), RowRule::Free);
         assert_eq!(banned, vec![0, 4, 9]);
@@ -987,13 +982,12 @@ mod tests {
     }
 
     #[test]
-    fn suffix_matching_includes_the_start_token() {
-        assert!(ends_with(9, &[], &[9]));
-        assert!(ends_with(9, &[1, 2], &[9, 1, 2]));
-        assert!(ends_with(9, &[1, 2], &[2]));
-        assert!(!ends_with(9, &[1, 2], &[1]));
-        assert!(!ends_with(9, &[1], &[7, 9, 1]));
-        assert!(ends_with(9, &[1], &[]));
+    fn suffix_matching_ignores_the_start_token() {
+        assert!(ends_with(&[1, 2], &[1, 2]));
+        assert!(ends_with(&[1, 2], &[2]));
+        assert!(!ends_with(&[1, 2], &[1]));
+        assert!(!ends_with(&[1], &[9, 1]));
+        assert!(ends_with(&[1], &[]));
     }
 
     #[test]
