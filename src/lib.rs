@@ -10,12 +10,14 @@
 //! and is copied byte for byte, so an engine that returns its input unchanged reproduces the input.
 
 pub mod batch;
+pub mod align;
 pub mod cli;
 pub mod document;
 pub mod engine;
 pub mod input;
 pub mod models;
 pub mod output;
+pub mod quotes;
 pub mod segment;
 pub mod walk;
 

@@ -2,12 +2,37 @@
 //!
 //! `prepare` parses an article (plain text, Markdown or one-sentence-per-line) into segments and
 //! the clean sentences the engine sees; `PreparedDocument::finish` rebuilds the translated article
-//! from the source gaps and the translations. With an engine that returns its input unchanged the
-//! output equals the input byte for byte.
+//! from the source gaps and the translations. With an engine that returns its input unchanged (and
+//! `QuoteStyle::Keep`) the output equals the input byte for byte.
+//!
+//! Every format parser turns the text into *blocks* of prose (a paragraph, a heading, a list item's
+//! text, a table cell), each a run of *atoms* that cover the block's bytes without a hole:
+//!
+//! - `Text`: words the model translates;
+//! - `Quote`: one quotation mark, paired across the whole block (a quotation may run over sentences);
+//! - `Break`: a line break inside the block with whatever follows it (`> `, indentation);
+//!   the model sees a space, the break is put back at a space of the translation;
+//! - `Open`/`Close`: inline markup around words (`**`, `[`, `](url)`); the model never sees it,
+//!   it is re-inserted around the translated words (see `crate::align`);
+//! - `Protected`: URLs, e-mail addresses, inline code, images: never translated.
+//!
+//! A block is cut into sentences (`crate::segment::sentences`), and each sentence is *carved*:
+//! marks whose partner lies in another sentence (a quotation over several sentences, emphasis over
+//! several sentences) and pairs that enclose the whole sentence move to the gaps, as do URLs and
+//! markup at the sentence's edges. The model so never sees half a quotation, and markup that
+//! cannot be misplaced is never moved. What is left is a segment: one `SegmentReport`, one or more
+//! model inputs (a sentence too long for the model is split at a clause boundary, see `long`).
+
+mod lines;
+mod long;
+mod markdown;
+mod passthrough;
+mod plain;
 
 use serde::Serialize;
 
 use crate::engine::{Engine, Translation};
+use crate::quotes::{self, QuoteKind, QuoteRole};
 
 /// A half-open byte range `[start, end)` into a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -55,12 +80,88 @@ pub struct PrepareOptions {
     pub quotes: QuoteStyle,
 }
 
+/// What one atom of a block is; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtomKind {
+    Text,
+    Quote(QuoteKind, QuoteRole),
+    Break,
+    Open,
+    Close,
+    Protected,
+}
+
+impl AtomKind {
+    fn is_paired(self) -> bool {
+        matches!(self, AtomKind::Quote(..) | AtomKind::Open | AtomKind::Close)
+    }
+}
+
+/// A run of source bytes with one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Atom {
+    pub kind: AtomKind,
+    pub span: ByteSpan,
+    /// For quotes and markup: the index of the other half in the same list; `None` when that half
+    /// is elsewhere (another sentence) or missing.
+    pub partner: Option<usize>,
+}
+
+impl Atom {
+    pub(crate) fn new(kind: AtomKind, start: usize, end: usize) -> Self {
+        Self {
+            kind,
+            span: ByteSpan::new(start, end),
+            partner: None,
+        }
+    }
+}
+
+/// A block of prose as a format parser finds it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Block {
+    pub atoms: Vec<Atom>,
+    /// Markdown: translations must not start a new block where a line break is put back.
+    pub markdown: bool,
+    /// A Markdown table cell: `|` in a translation must be escaped.
+    pub table_cell: bool,
+    /// Cut the block into sentences (not for `Format::Lines`).
+    pub split_sentences: bool,
+}
+
+/// One segment: a sentence (or the part of one left after carving) and what the model sees of it.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentPlan {
+    pub span: ByteSpan,
+    pub atoms: Vec<Atom>,
+    /// The source bytes of each atom (rendering needs them without the whole source).
+    pub atom_texts: Vec<String>,
+    /// The clean sentence (before the long-sentence split).
+    pub input: String,
+    /// Where each atom went in `input` (zero-width for markup).
+    pub ranges: Vec<ByteSpan>,
+    /// Placeholder text for each protected atom, by atom index.
+    pub placeholders: Vec<(usize, String)>,
+    /// Parts of `input` sent to the model as separate sentences, with the text joining them.
+    pub pieces: Vec<ByteSpan>,
+    pub first_input: usize,
+    /// A part is still longer than the model allows (no place left to split it).
+    pub over_long: bool,
+    pub markdown: bool,
+    pub table_cell: bool,
+    /// The segment opens its block: a translation starting like a Markdown block must be escaped.
+    pub block_start: bool,
+}
+
 /// A document split into segments, ready for the engine.
 #[derive(Debug, Clone)]
 pub struct PreparedDocument {
     source: String,
-    /// Sentence spans in `source`, in order; everything between them is gap.
-    segments: Vec<ByteSpan>,
+    options: PrepareOptions,
+    segments: Vec<SegmentPlan>,
+    inputs: Vec<String>,
+    /// Quotation marks left in the gaps, and what they become in the output.
+    gap_edits: Vec<(ByteSpan, &'static str)>,
 }
 
 /// One translated segment, as `--format json` reports it.
@@ -82,56 +183,604 @@ pub struct TranslatedDocument {
 }
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
-pub fn prepare(source: &str, options: &PrepareOptions, _engine: &dyn Engine) -> PreparedDocument {
-    // Placeholder until the real parsers land: every non-empty line is one segment.
-    let _ = options;
+pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> PreparedDocument {
+    let blocks = match options.format {
+        Format::Text => plain::parse(source),
+        Format::Markdown => markdown::parse(source),
+        Format::Lines => lines::parse(source),
+    };
     let mut segments = Vec::new();
-    let mut offset = 0;
-    for line in source.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\n', '\r']);
-        if !content.trim().is_empty() {
-            segments.push(ByteSpan::new(offset, offset + content.len()));
+    let mut inputs = Vec::new();
+    let mut gap_edits = Vec::new();
+    for block in blocks {
+        let atoms = refine(&block.atoms, source);
+        let (plans, used) = carve_block(&atoms, source, &block);
+        for (index, atom) in atoms.iter().enumerate() {
+            if let AtomKind::Quote(kind, role) = atom.kind
+                && !used[index]
+                && options.quotes == QuoteStyle::English
+            {
+                gap_edits.push((atom.span, quotes::english(kind, role)));
+            }
         }
-        offset += line.len();
+        for mut plan in plans {
+            (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
+            plan.first_input = inputs.len();
+            for piece in &plan.pieces {
+                inputs.push(plan.input[piece.start..piece.end].to_owned());
+            }
+            segments.push(plan);
+        }
     }
+    gap_edits.sort_by_key(|(span, _)| span.start);
     PreparedDocument {
         source: source.to_owned(),
+        options: options.clone(),
         segments,
+        inputs,
+        gap_edits,
+    }
+}
+
+/// Splits the text atoms of a parsed block into text, quotation marks and protected tokens, and
+/// pairs the quotation marks over the whole block.
+fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
+    // Protected tokens (URLs, e-mail addresses) inside text first, so that quotes are never looked
+    // for inside them.
+    let mut staged: Vec<Atom> = Vec::with_capacity(raw.len());
+    let mut new_index = Vec::with_capacity(raw.len());
+    for atom in raw {
+        new_index.push(staged.len());
+        if atom.kind != AtomKind::Text {
+            staged.push(*atom);
+            continue;
+        }
+        let text = &source[atom.span.start..atom.span.end];
+        let mut cursor = 0;
+        for token in passthrough::find(text) {
+            if token.start > cursor {
+                staged.push(Atom::new(
+                    AtomKind::Text,
+                    atom.span.start + cursor,
+                    atom.span.start + token.start,
+                ));
+            }
+            staged.push(Atom::new(
+                AtomKind::Protected,
+                atom.span.start + token.start,
+                atom.span.start + token.end,
+            ));
+            cursor = token.end;
+        }
+        if cursor < text.len() || text.is_empty() {
+            staged.push(Atom::new(
+                AtomKind::Text,
+                atom.span.start + cursor,
+                atom.span.end,
+            ));
+        }
+    }
+    // The parser's partners point into `raw`; make them point into `staged`.
+    for (old, atom) in raw.iter().enumerate() {
+        if let Some(p) = atom.partner
+            && let (Some(&a), Some(&b)) = (new_index.get(old), new_index.get(p))
+        {
+            staged[a].partner = Some(b);
+        }
+    }
+
+    let (clean, ranges) = clean_text(&staged, source, |_| "X".to_owned());
+    let marks = quotes::find_quotes(&clean);
+    let mut atoms: Vec<Atom> = Vec::with_capacity(staged.len() + marks.len());
+    let mut staged_index = Vec::with_capacity(staged.len());
+    let mut mark_index = vec![usize::MAX; marks.len()];
+    let mut next_mark = 0;
+    for (i, atom) in staged.iter().enumerate() {
+        staged_index.push(atoms.len());
+        if atom.kind != AtomKind::Text {
+            atoms.push(*atom);
+            continue;
+        }
+        let range = ranges[i];
+        let mut cursor = atom.span.start;
+        while next_mark < marks.len() && marks[next_mark].span.start < range.end {
+            let mark = marks[next_mark];
+            if mark.span.start >= range.start && mark.span.end <= range.end {
+                let start = atom.span.start + (mark.span.start - range.start);
+                let end = start + mark.span.len();
+                if start > cursor {
+                    atoms.push(Atom::new(AtomKind::Text, cursor, start));
+                }
+                mark_index[next_mark] = atoms.len();
+                atoms.push(Atom::new(AtomKind::Quote(mark.kind, mark.role), start, end));
+                cursor = end;
+            }
+            next_mark += 1;
+        }
+        if cursor < atom.span.end {
+            atoms.push(Atom::new(AtomKind::Text, cursor, atom.span.end));
+        }
+    }
+    for (i, atom) in staged.iter().enumerate() {
+        if matches!(atom.kind, AtomKind::Open | AtomKind::Close)
+            && let Some(p) = atom.partner
+            && let Some(&b) = staged_index.get(p)
+        {
+            atoms[staged_index[i]].partner = Some(b);
+        }
+    }
+    for (m, mark) in marks.iter().enumerate() {
+        if let Some(p) = mark.partner
+            && mark_index[m] != usize::MAX
+            && let Some(&b) = mark_index.get(p)
+            && b != usize::MAX
+        {
+            atoms[mark_index[m]].partner = Some(b);
+        }
+    }
+    atoms
+}
+
+/// The text the model (or the segmenter) sees for `atoms`, and where each atom went in it.
+fn clean_text(
+    atoms: &[Atom],
+    source: &str,
+    mut protected: impl FnMut(usize) -> String,
+) -> (String, Vec<ByteSpan>) {
+    let mut clean = String::new();
+    let mut ranges = Vec::with_capacity(atoms.len());
+    for (i, atom) in atoms.iter().enumerate() {
+        let start = clean.len();
+        match atom.kind {
+            AtomKind::Text | AtomKind::Quote(..) => {
+                clean.push_str(&source[atom.span.start..atom.span.end])
+            }
+            AtomKind::Break => clean.push(' '),
+            AtomKind::Open | AtomKind::Close => {}
+            AtomKind::Protected => clean.push_str(&protected(i)),
+        }
+        ranges.push(ByteSpan::new(start, clean.len()));
+    }
+    (clean, ranges)
+}
+
+/// Sentence spans of a block's clean text, checked: in order, not overlapping, on char boundaries.
+fn sentence_spans(clean: &str, split: bool) -> Vec<ByteSpan> {
+    let spans = if split {
+        crate::segment::sentences(clean)
+    } else {
+        let start = clean.len() - clean.trim_start().len();
+        let end = clean.trim_end().len();
+        if start < end {
+            vec![ByteSpan::new(start, end)]
+        } else {
+            Vec::new()
+        }
+    };
+    let mut checked: Vec<ByteSpan> = Vec::with_capacity(spans.len());
+    for span in spans {
+        let after_previous = checked.last().is_none_or(|p| p.end <= span.start);
+        if span.start < span.end
+            && span.end <= clean.len()
+            && after_previous
+            && clean.is_char_boundary(span.start)
+            && clean.is_char_boundary(span.end)
+        {
+            checked.push(span);
+        }
+    }
+    checked
+}
+
+/// Cuts a refined block into segment plans. Returns also which atoms ended up in a segment.
+fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>, Vec<bool>) {
+    let mut used = vec![false; atoms.len()];
+    let (clean, ranges) = clean_text(atoms, source, |_| "X".to_owned());
+    let sentences = sentence_spans(&clean, block.split_sentences);
+
+    // Split text atoms where a sentence starts or ends inside them.
+    let mut bounds: Vec<usize> = sentences.iter().flat_map(|s| [s.start, s.end]).collect();
+    bounds.dedup();
+    let mut split: Vec<(Atom, usize, ByteSpan)> = Vec::with_capacity(atoms.len() + bounds.len());
+    for (i, atom) in atoms.iter().enumerate() {
+        let range = ranges[i];
+        if atom.kind != AtomKind::Text {
+            split.push((*atom, i, range));
+            continue;
+        }
+        let mut cut_at = range.start;
+        for &b in bounds.iter().filter(|&&b| b > range.start && b < range.end) {
+            let offset = atom.span.start + (cut_at - range.start);
+            let until = atom.span.start + (b - range.start);
+            split.push((
+                Atom::new(AtomKind::Text, offset, until),
+                i,
+                ByteSpan::new(cut_at, b),
+            ));
+            cut_at = b;
+        }
+        let offset = atom.span.start + (cut_at - range.start);
+        split.push((
+            Atom::new(AtomKind::Text, offset, atom.span.end),
+            i,
+            ByteSpan::new(cut_at, range.end),
+        ));
+    }
+    let mut position_of_original = vec![usize::MAX; atoms.len()];
+    for (position, (_, original, _)) in split.iter().enumerate() {
+        if atoms[*original].kind != AtomKind::Text {
+            position_of_original[*original] = position;
+        }
+    }
+
+    // Which sentence each atom belongs to: markup opens attach forwards, closes backwards.
+    let sentence_of: Vec<Option<usize>> = split
+        .iter()
+        .map(|(atom, _, range)| {
+            sentences.iter().position(|s| {
+                if !range.is_empty() {
+                    s.start <= range.start && range.end <= s.end
+                } else if atom.kind == AtomKind::Close {
+                    s.start < range.start && range.start <= s.end
+                } else {
+                    s.start <= range.start && range.start < s.end
+                }
+            })
+        })
+        .collect();
+
+    let mut plans = Vec::new();
+    for k in 0..sentences.len() {
+        let members: Vec<usize> = (0..split.len())
+            .filter(|&p| sentence_of[p] == Some(k))
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let mut local: Vec<Atom> = Vec::with_capacity(members.len());
+        for &p in &members {
+            let (mut atom, original, _) = split[p];
+            atom.partner = atoms[original]
+                .partner
+                .and_then(|q| position_of_original.get(q).copied())
+                .and_then(|q| members.iter().position(|&m| m == q));
+            local.push(atom);
+        }
+        let origins: Vec<usize> = members.iter().map(|&p| split[p].1).collect();
+        for piece in carve(&local, source) {
+            let mut plan_atoms: Vec<Atom> = Vec::with_capacity(piece.len());
+            for (li, atom) in &piece {
+                let mut atom = *atom;
+                atom.partner = local[*li]
+                    .partner
+                    .and_then(|q| piece.iter().position(|(lj, _)| *lj == q));
+                plan_atoms.push(atom);
+                used[origins[*li]] = true;
+            }
+            plans.push(plan(plan_atoms, source, block));
+        }
+    }
+    (plans, used)
+}
+
+fn has_letters(text: &str) -> bool {
+    text.chars().any(char::is_alphabetic)
+}
+
+/// Carves one sentence (atoms with sentence-local partners) into the segments the model
+/// translates. Returns each segment's atoms with their index in `local` (text atoms may be
+/// trimmed).
+fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
+    let n = local.len();
+    let text_of = |a: &Atom| &source[a.span.start..a.span.end];
+    let mut cut: Vec<bool> = local
+        .iter()
+        .map(|a| a.kind.is_paired() && a.partner.is_none())
+        .collect();
+    // Maximal runs of atoms that are not cut, without what may not stand at a segment's edges.
+    let pieces = |cut: &[bool]| -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < n {
+            if cut[i] {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < n && !cut[j] {
+                j += 1;
+            }
+            let (mut s, mut e) = (i, j);
+            while s < e {
+                let a = &local[s];
+                let trim = match a.kind {
+                    AtomKind::Break | AtomKind::Protected => true,
+                    AtomKind::Text => !text_of(a).chars().any(char::is_alphanumeric),
+                    _ => false,
+                };
+                if !trim {
+                    break;
+                }
+                s += 1;
+            }
+            while s < e {
+                let a = &local[e - 1];
+                let trim = match a.kind {
+                    AtomKind::Break | AtomKind::Protected => true,
+                    AtomKind::Text if text_of(a).trim().is_empty() => true,
+                    // Punctuation after a URL at the end goes with the URL.
+                    AtomKind::Text
+                        if e - 1 > s
+                            && local[e - 2].kind == AtomKind::Protected
+                            && !text_of(a).chars().any(char::is_alphanumeric) =>
+                    {
+                        true
+                    }
+                    _ => false,
+                };
+                if !trim {
+                    break;
+                }
+                e -= 1;
+            }
+            if s < e {
+                out.push((s, e));
+            }
+            i = j;
+        }
+        out
+    };
+    let mut found;
+    loop {
+        found = pieces(&cut);
+        let mut piece_of = vec![usize::MAX; n];
+        for (p, &(s, e)) in found.iter().enumerate() {
+            piece_of[s..e].fill(p);
+        }
+        let mut changed = false;
+        for i in 0..n {
+            if !local[i].kind.is_paired() || cut[i] {
+                continue;
+            }
+            match local[i].partner {
+                Some(p) if piece_of[i] == piece_of[p] && piece_of[i] != usize::MAX => {}
+                Some(p) => {
+                    cut[i] = true;
+                    cut[p] = true;
+                    changed = true;
+                }
+                None => {
+                    cut[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        // A pair around the whole segment goes to the gaps: it cannot be misplaced there.
+        for &(s, e) in &found {
+            if e - s >= 2 && local[s].kind.is_paired() && local[s].partner == Some(e - 1) {
+                cut[s] = true;
+                cut[e - 1] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
+    let mut segments = Vec::new();
+    for (s, e) in found {
+        let mut atoms: Vec<(usize, Atom)> = (s..e).map(|i| (i, local[i])).collect();
+        // Leading separators (", sagte er" after a closing mark) and edge whitespace go to the gaps.
+        if let Some((_, first)) = atoms.first_mut()
+            && first.kind == AtomKind::Text
+        {
+            let text = text_of(first);
+            let kept = text.trim_start_matches(|c: char| {
+                c.is_whitespace() || matches!(c, ',' | ';' | ':' | '–' | '—')
+            });
+            first.span.start += text.len() - kept.len();
+        }
+        if let Some((_, last)) = atoms.last_mut()
+            && last.kind == AtomKind::Text
+        {
+            let text = text_of(last);
+            last.span.end -= text.len() - text.trim_end().len();
+        }
+        atoms.retain(|(_, a)| !(a.kind == AtomKind::Text && a.span.is_empty()));
+        let prose = atoms
+            .iter()
+            .any(|(_, a)| a.kind == AtomKind::Text && has_letters(text_of(a)));
+        if prose {
+            segments.push(atoms);
+        }
+    }
+    segments
+}
+
+/// Placeholder prefixes for protected tokens, tried in order until one does not occur in the
+/// sentence. Capitalised nonce words: NMT models copy unknown names through.
+const PLACEHOLDER_PREFIXES: [&str; 4] = ["ZX", "QZ", "XQ", "ZQV"];
+
+fn plan(atoms: Vec<Atom>, source: &str, block: &Block) -> SegmentPlan {
+    let span = ByteSpan::new(
+        atoms.first().map_or(0, |a| a.span.start),
+        atoms.last().map_or(0, |a| a.span.end),
+    );
+    let sentence = &source[span.start..span.end];
+    let prefix = PLACEHOLDER_PREFIXES
+        .iter()
+        .find(|p| !sentence.contains(*p))
+        .copied()
+        .unwrap_or("ZXZXZ");
+    let mut placeholders = Vec::new();
+    let mut count = 0;
+    let (input, ranges) = clean_text(&atoms, source, |i| {
+        count += 1;
+        let text = format!("{prefix}{count}");
+        placeholders.push((i, text.clone()));
+        text
+    });
+    let atom_texts = atoms
+        .iter()
+        .map(|a| source[a.span.start..a.span.end].to_owned())
+        .collect();
+    SegmentPlan {
+        span,
+        atoms,
+        atom_texts,
+        input,
+        ranges,
+        placeholders,
+        pieces: Vec::new(),
+        first_input: 0,
+        over_long: false,
+        markdown: block.markdown,
+        table_cell: block.table_cell,
+        block_start: block
+            .atoms
+            .iter()
+            .find(|a| !source[a.span.start..a.span.end].trim().is_empty())
+            .is_some_and(|a| a.span.start == span.start),
     }
 }
 
 impl PreparedDocument {
     /// The sentences to send to the engine, in document order.
     pub fn model_inputs(&self) -> Vec<&str> {
-        self.segments
-            .iter()
-            .map(|s| &self.source[s.start..s.end])
-            .collect()
+        self.inputs.iter().map(String::as_str).collect()
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Rebuilds the article from the source gaps and one translation per model input.
+    ///
+    /// Missing translations (fewer than model inputs) leave their segments in German, flagged
+    /// `untranslated`.
     pub fn finish(self, translations: &[Translation]) -> TranslatedDocument {
-        let mut target = String::with_capacity(self.source.len());
+        let mut target = String::with_capacity(self.source.len() + self.source.len() / 4);
         let mut reports = Vec::with_capacity(self.segments.len());
         let mut gap_start = 0;
-        for (span, translation) in self.segments.iter().zip(translations) {
-            target.push_str(&self.source[gap_start..span.start]);
+        let mut edits = self.gap_edits.iter().peekable();
+        let mut push_gap = |target: &mut String, from: usize, to: usize| {
+            let mut cursor = from;
+            while let Some((span, mark)) = edits.peek() {
+                if span.start >= to {
+                    break;
+                }
+                if span.start >= cursor {
+                    target.push_str(&self.source[cursor..span.start]);
+                    target.push_str(mark);
+                    cursor = span.end;
+                }
+                edits.next();
+            }
+            target.push_str(&self.source[cursor..to]);
+        };
+        for plan in &self.segments {
+            push_gap(&mut target, gap_start, plan.span.start);
             let start = target.len();
-            target.push_str(&translation.text);
+            let (text, score, flags) = self.render_segment(plan, translations);
+            target.push_str(&text);
             reports.push(SegmentReport {
-                source: self.source[span.start..span.end].to_owned(),
-                source_span: [span.start, span.end],
-                target: translation.text.clone(),
+                source: self.source[plan.span.start..plan.span.end].to_owned(),
+                source_span: [plan.span.start, plan.span.end],
+                target: text,
                 target_span: [start, target.len()],
-                score: translation.mean_logprob,
-                flags: Vec::new(),
+                score,
+                flags,
             });
-            gap_start = span.end;
+            gap_start = plan.span.end;
         }
-        target.push_str(&self.source[gap_start..]);
+        push_gap(&mut target, gap_start, self.source.len());
         TranslatedDocument {
             target,
             segments: reports,
         }
+    }
+
+    fn render_segment(
+        &self,
+        plan: &SegmentPlan,
+        translations: &[Translation],
+    ) -> (String, f32, Vec<String>) {
+        let parts = translations.get(plan.first_input..plan.first_input + plan.pieces.len());
+        let Some(parts) = parts else {
+            let source = self.source[plan.span.start..plan.span.end].to_owned();
+            return (source, 0.0, vec!["untranslated".to_owned()]);
+        };
+        let mut flags = Vec::new();
+        let (joined, alignment) = long::join(plan, parts);
+        if plan.pieces.len() > 1 {
+            flags.push("split".to_owned());
+        }
+        if plan.over_long {
+            flags.push("over-long".to_owned());
+        }
+        let (text, render_flags) =
+            crate::align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
+        flags.extend(render_flags);
+        (text, score(parts), flags)
+    }
+}
+
+/// Mean log-probability per generated token over all parts of a segment.
+fn score(parts: &[Translation]) -> f32 {
+    let tokens: usize = parts.iter().map(|t| t.token_ids.len()).sum();
+    if tokens > 0 && parts.iter().all(|t| !t.token_ids.is_empty()) {
+        parts.iter().map(|t| t.sum_logprob).sum::<f32>() / tokens as f32
+    } else if parts.is_empty() {
+        0.0
+    } else {
+        parts.iter().map(|t| t.mean_logprob).sum::<f32>() / parts.len() as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::identity::IdentityEngine;
+
+    fn run(source: &str, format: Format, quotes: QuoteStyle) -> (Vec<String>, TranslatedDocument) {
+        let options = PrepareOptions { format, quotes };
+        let engine = IdentityEngine;
+        let prepared = prepare(source, &options, &engine);
+        let inputs: Vec<String> = prepared
+            .model_inputs()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let translations = engine.translate(&refs).unwrap_or_default();
+        (inputs, prepared.finish(&translations))
+    }
+
+    #[test]
+    fn quotation_over_two_sentences_keeps_marks_in_gaps() {
+        let source = "„Wir kommen. Wir bleiben.“";
+        let (inputs, doc) = run(source, Format::Text, QuoteStyle::English);
+        assert!(inputs.iter().all(|i| !i.contains('„') && !i.contains('“')));
+        assert!(doc.target.starts_with('“') && doc.target.ends_with('”'));
+        let (_, kept) = run(source, Format::Text, QuoteStyle::Keep);
+        assert_eq!(kept.target, source);
+    }
+
+    #[test]
+    fn url_at_sentence_end_stays_out_of_the_model() {
+        let source = "Mehr dazu unter https://example.org/a?b=1.";
+        let (inputs, doc) = run(source, Format::Text, QuoteStyle::Keep);
+        assert_eq!(inputs, vec!["Mehr dazu unter"]);
+        assert_eq!(doc.target, source);
+    }
+
+    #[test]
+    fn url_inside_a_sentence_becomes_a_placeholder() {
+        let source = "Auf www.example.org steht mehr.";
+        let (inputs, doc) = run(source, Format::Text, QuoteStyle::Keep);
+        assert_eq!(inputs, vec!["Auf ZX1 steht mehr."]);
+        assert_eq!(doc.target, source);
     }
 }

@@ -1,0 +1,511 @@
+//! Putting a translated sentence back together with what the model never saw.
+//!
+//! The model translates clean sentences; the document keeps, per segment, the atoms it took out:
+//! inline markup (`**`, `[`…`](url)`), line breaks inside the sentence, protected tokens (as
+//! placeholders in the model input), and quotation marks inside the sentence. This module decides
+//! where each goes in the translation:
+//!
+//! - when the translation equals the model input (the identity engine), everything goes back
+//!   exactly where it was, so the output equals the input byte for byte;
+//! - markup goes around the translated words aligned to the marked source words, when the engine
+//!   gives a word alignment and it keeps the markup properly nested; otherwise around the whole
+//!   translation (one markup, or nested markups of different kinds), or, when wrapping everything
+//!   would nest a link in a link or emphasis in emphasis, at the proportional word position.
+//!   Markup is never dropped; every guess is flagged `markup-unaligned`;
+//! - placeholders are replaced by their token; a placeholder the model mangled or dropped is
+//!   removed and its token appended before the final punctuation (flag `passthrough-appended`);
+//! - line breaks replace the space nearest their proportional position (in Markdown, never one
+//!   that would start a new block);
+//! - quotation marks are paired and typeset (see `crate::quotes`), missing ones added
+//!   (flag `quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
+
+use crate::document::{AtomKind, ByteSpan, QuoteStyle, SegmentPlan};
+use crate::engine::WordAlignment;
+use crate::quotes::{self, QuoteRole};
+
+/// One change to a translation: replace `span` (insert when empty) by `text`.
+#[derive(Debug, Clone)]
+struct Edit {
+    span: ByteSpan,
+    /// Among edits at the same place: the source order.
+    order: usize,
+    text: String,
+}
+
+/// Runs of letters and digits: the words markup is placed around.
+pub(crate) fn words(text: &str) -> Vec<ByteSpan> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push(ByteSpan::new(s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(ByteSpan::new(s, text.len()));
+    }
+    out
+}
+
+/// Rebuilds one segment from its translation. Returns the text and the flags.
+pub(crate) fn render(
+    plan: &SegmentPlan,
+    target: &str,
+    alignment: Option<&WordAlignment>,
+    style: QuoteStyle,
+) -> (String, Vec<String>) {
+    let exact = target == plan.input;
+    let source_text = |i: usize| atom_text(plan, i);
+    let mut flags: Vec<String> = Vec::new();
+    let mut edits: Vec<Edit> = Vec::new();
+
+    // Protected tokens.
+    let mut protected_spans: Vec<ByteSpan> = Vec::new();
+    let mut appended: Vec<String> = Vec::new();
+    for (atom, placeholder) in &plan.placeholders {
+        let found = if exact {
+            vec![plan.ranges[*atom]]
+        } else {
+            find_placeholder(target, placeholder)
+        };
+        if found.len() == 1 {
+            protected_spans.push(found[0]);
+            edits.push(Edit {
+                span: found[0],
+                order: *atom,
+                text: source_text(*atom).to_owned(),
+            });
+        } else {
+            for span in found {
+                protected_spans.push(span);
+                edits.push(Edit {
+                    span,
+                    order: *atom,
+                    text: String::new(),
+                });
+            }
+            appended.push(source_text(*atom).to_owned());
+        }
+    }
+    if !appended.is_empty() {
+        flags.push("passthrough-appended".to_owned());
+        let body = target.trim_end();
+        let end = body.trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«']);
+        edits.push(Edit {
+            span: ByteSpan::new(end.len(), end.len()),
+            order: usize::MAX - 1,
+            text: format!(" {}", appended.join(" ")),
+        });
+    }
+
+    // Inline markup.
+    let pairs: Vec<(usize, usize)> = plan
+        .atoms
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind == AtomKind::Open)
+        .filter_map(|(i, a)| a.partner.map(|c| (i, c)))
+        .collect();
+    if !pairs.is_empty() {
+        let sources: Vec<(usize, usize)> = pairs
+            .iter()
+            .map(|&(o, c)| (plan.ranges[o].start, plan.ranges[c].start))
+            .collect();
+        let kinds: Vec<String> = pairs
+            .iter()
+            .map(|&(o, _)| {
+                let open = atom_text(plan, o);
+                // Two links can no more nest than two emphases.
+                if open.starts_with('[') { "[" } else { open }.to_owned()
+            })
+            .collect();
+        let placed = if exact {
+            Some(sources.clone())
+        } else {
+            alignment.and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
+        };
+        let placed = match placed {
+            Some(placed) => placed,
+            None => {
+                flags.push("markup-unaligned".to_owned());
+                // A link around the whole sentence would swallow a protected token (an
+                // autolink, an image): links do not nest.
+                let allow_whole = plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[");
+                guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole)
+            }
+        };
+        for (&(o, c), (start, end)) in pairs.iter().zip(placed) {
+            edits.push(Edit {
+                span: ByteSpan::new(start, start),
+                order: o + 1,
+                text: source_text(o).to_owned(),
+            });
+            edits.push(Edit {
+                span: ByteSpan::new(end, end),
+                order: c + 1,
+                text: source_text(c).to_owned(),
+            });
+        }
+    }
+    // Markup without its other half (the carving never leaves any; kept to never drop bytes).
+    for (i, atom) in plan.atoms.iter().enumerate() {
+        if matches!(atom.kind, AtomKind::Open | AtomKind::Close) && atom.partner.is_none() {
+            let at = if atom.kind == AtomKind::Open {
+                0
+            } else {
+                target.len()
+            };
+            edits.push(Edit {
+                span: ByteSpan::new(at, at),
+                order: i + 1,
+                text: source_text(i).to_owned(),
+            });
+        }
+    }
+
+    // Line breaks inside the sentence.
+    let mut last_break = 0;
+    for (i, atom) in plan.atoms.iter().enumerate() {
+        if atom.kind != AtomKind::Break {
+            continue;
+        }
+        let chosen = if exact {
+            Some(plan.ranges[i].start)
+        } else {
+            let ideal = plan.ranges[i].start * target.len() / plan.input.len().max(1);
+            target
+                .char_indices()
+                .filter(|&(p, c)| c == ' ' && p >= last_break)
+                .map(|(p, _)| p)
+                .filter(|&p| !protected_spans.iter().any(|s| s.start <= p && p < s.end))
+                .filter(|&p| !(plan.markdown && starts_block(&target[p + 1..])))
+                .min_by_key(|&p| p.abs_diff(ideal))
+        };
+        if let Some(p) = chosen {
+            last_break = p + 1;
+            edits.push(Edit {
+                span: ByteSpan::new(p, p + 1),
+                order: i + 1,
+                text: source_text(i).to_owned(),
+            });
+        }
+    }
+
+    // Quotation marks inside the sentence.
+    let source_pairs: Vec<(String, String)> = plan
+        .atoms
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a.kind, AtomKind::Quote(_, QuoteRole::Open)))
+        .filter_map(|(i, a)| {
+            a.partner
+                .map(|c| (source_text(i).to_owned(), source_text(c).to_owned()))
+        })
+        .collect();
+    let fix = if exact {
+        // The marks are where they were: typeset them as the whole block's pairing says.
+        let mut fix = quotes::QuoteFix::default();
+        for (i, atom) in plan.atoms.iter().enumerate() {
+            if let AtomKind::Quote(kind, role) = atom.kind
+                && style == QuoteStyle::English
+            {
+                fix.edits
+                    .push((plan.ranges[i], quotes::english(kind, role).to_owned()));
+            }
+        }
+        fix
+    } else {
+        quotes::fix_translation(target, &source_pairs, style, &protected_spans)
+    };
+    let mut fix = fix;
+    if fix.mismatch && fix.edits.is_empty() && quotes::find_quotes(target).is_empty() {
+        // The model dropped every quotation mark: put the source's quotations back around the
+        // translated words, as markup is.
+        let inner: Vec<(usize, usize, usize)> = plan
+            .atoms
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a.kind, AtomKind::Quote(_, QuoteRole::Open)))
+            .filter_map(|(i, a)| a.partner.map(|c| (i, c)))
+            .map(|(o, c)| (o, plan.ranges[o].end, plan.ranges[c].start))
+            .collect();
+        let sources: Vec<(usize, usize)> = inner.iter().map(|&(_, a, b)| (a, b)).collect();
+        let kinds = vec!["quote".to_owned(); sources.len()];
+        let placed = alignment
+            .and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
+            .unwrap_or_else(|| guessed_ranges(&plan.input, &sources, &kinds, target, false));
+        for ((o, _, _), (start, end)) in inner.iter().zip(placed) {
+            let (open, close) = match (plan.atoms[*o].kind, style) {
+                (AtomKind::Quote(kind, _), QuoteStyle::English) => (
+                    quotes::english(kind, QuoteRole::Open).to_owned(),
+                    quotes::english(kind, QuoteRole::Close).to_owned(),
+                ),
+                _ => source_pairs
+                    .iter()
+                    .find(|(open, _)| open == atom_text(plan, *o))
+                    .cloned()
+                    .unwrap_or_else(|| ("“".to_owned(), "”".to_owned())),
+            };
+            fix.edits.push((ByteSpan::new(start, start), open));
+            fix.edits.push((ByteSpan::new(end, end), close));
+        }
+        fix.repaired = !inner.is_empty();
+        fix.mismatch = false;
+    }
+    if fix.repaired {
+        flags.push("quote-repaired".to_owned());
+    }
+    if fix.mismatch {
+        flags.push("quote-mismatch".to_owned());
+    }
+    for (span, text) in fix.edits {
+        // An added opening mark goes outside markup that starts at the same place, an added
+        // closing mark outside markup that ends there.
+        let opening = text.starts_with(['“', '‘', '„', '‚', '»', '«', '›', '‹']);
+        let order = if !span.is_empty() || opening {
+            0
+        } else {
+            usize::MAX
+        };
+        edits.push(Edit { span, order, text });
+    }
+
+    // Characters a translation may not bring into the output.
+    for (p, c) in target.char_indices().filter(|_| !exact) {
+        let inside = protected_spans.iter().any(|s| s.start <= p && p < s.end);
+        let replacement = match c {
+            '\n' | '\r' => " ",
+            '|' if plan.table_cell && !target[..p].ends_with('\\') => "\\|",
+            _ => continue,
+        };
+        if !inside && edits.iter().all(|e| e.span.is_empty() || e.span.start != p) {
+            edits.push(Edit {
+                span: ByteSpan::new(p, p + c.len_utf8()),
+                order: 0,
+                text: replacement.to_owned(),
+            });
+        }
+    }
+
+    let mut text = apply(target, edits);
+    if plan.markdown && plan.block_start && !exact {
+        escape_block_start(&mut text);
+    }
+    (text, flags)
+}
+
+/// A translation that opens a Markdown block ("2035. bis …" would become an ordered list) is
+/// escaped so that the output keeps the source's block structure.
+fn escape_block_start(text: &mut String) {
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits > 0 {
+        let rest = &text[digits..];
+        if rest.starts_with(['.', ')']) && (rest.len() == 1 || rest[1..].starts_with([' ', '\t'])) {
+            text.insert(digits, '\\');
+        }
+    } else if opens_block(text) {
+        text.insert(0, '\\');
+    }
+}
+
+/// Does a line starting with `text` open a heading, block quote, list item or code fence?
+fn opens_block(text: &str) -> bool {
+    let hashes = text.len() - text.trim_start_matches('#').len();
+    let after_marker = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t']);
+    (1..=6).contains(&hashes) && after_marker(&text[hashes..])
+        || text.starts_with('>')
+        || text.starts_with("```")
+        || text.starts_with("~~~")
+        || text.starts_with(['-', '+', '*']) && after_marker(&text[1..])
+}
+
+/// The source bytes of atom `i`; atoms always have them, the empty fallback keeps rendering total.
+fn atom_text(plan: &SegmentPlan, i: usize) -> &str {
+    plan.atom_texts.get(i).map_or("", String::as_str)
+}
+
+/// Applies edits; inserts come before a replacement at the same place, in source order.
+fn apply(target: &str, mut edits: Vec<Edit>) -> String {
+    edits.sort_by_key(|e| (e.span.start, !e.span.is_empty(), e.order));
+    let mut out = String::with_capacity(target.len() + 32);
+    let mut cursor = 0;
+    for edit in edits {
+        let on_boundaries =
+            target.is_char_boundary(edit.span.start) && target.is_char_boundary(edit.span.end);
+        if edit.span.start < cursor || edit.span.end > target.len() || !on_boundaries {
+            // Overlaps an earlier replacement: its position is taken; keep the text anyway.
+            if !edit.text.trim().is_empty() && edit.span.is_empty() {
+                out.push_str(&edit.text);
+            }
+            continue;
+        }
+        out.push_str(&target[cursor..edit.span.start]);
+        let trailing_backslashes = out.len() - out.trim_end_matches('\\').len();
+        if edit.span.is_empty() && trailing_backslashes % 2 == 1 {
+            // The translation escapes the next character: inserted markup must not be escaped
+            // instead, so it goes before the backslash.
+            out.pop();
+            out.push_str(&edit.text);
+            out.push('\\');
+        } else {
+            out.push_str(&edit.text);
+        }
+        cursor = edit.span.end;
+    }
+    out.push_str(&target[cursor..]);
+    out
+}
+
+/// Would a line starting with `text` open a Markdown block (list, heading, quote, code, table)?
+fn starts_block(text: &str) -> bool {
+    let text = text.trim_start_matches(' ');
+    let mut chars = text.chars();
+    match chars.next() {
+        Some('#' | '>' | '-' | '*' | '+' | '=' | '|' | '`' | '~' | '<' | '_') => true,
+        Some(c) if c.is_ascii_digit() => {
+            let rest = text.trim_start_matches(|c: char| c.is_ascii_digit());
+            rest.starts_with(". ") || rest.starts_with(") ") || rest == "." || rest == ")"
+        }
+        None => true,
+        _ => false,
+    }
+}
+
+/// Where the model put a placeholder: exact, or with spaces inside ("ZX 1").
+fn find_placeholder(target: &str, placeholder: &str) -> Vec<ByteSpan> {
+    let split = placeholder
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(placeholder.len());
+    let (letters, digits) = placeholder.split_at(split);
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = target[from..].find(letters) {
+        let start = from + at;
+        let mut end = start + letters.len();
+        let after_letters = &target[end..];
+        let spaces = after_letters.len() - after_letters.trim_start_matches(' ').len();
+        let rest = &after_letters[spaces..];
+        let word_start = !target[..start].ends_with(char::is_alphanumeric);
+        if word_start && rest.starts_with(digits) {
+            end += spaces + digits.len();
+            if !target[end..].starts_with(|c: char| c.is_ascii_digit()) {
+                found.push(ByteSpan::new(start, end));
+            }
+        }
+        from = start + letters.len();
+    }
+    found
+}
+
+/// Markup placed by the engine's word alignment; `None` where it gives no consistent answer.
+fn aligned_ranges(
+    input: &str,
+    sources: &[(usize, usize)],
+    alignment: &WordAlignment,
+    target: &str,
+) -> Option<Vec<(usize, usize)>> {
+    let mut targets = Vec::with_capacity(sources.len());
+    for &(a, b) in sources {
+        let mut range: Option<(usize, usize)> = None;
+        for (s, t) in &alignment.pairs {
+            if s.start < b && s.end > a && t.end <= target.len() && t.start < t.end {
+                range = Some(match range {
+                    Some((x, y)) => (x.min(t.start), y.max(t.end)),
+                    None => (t.start, t.end),
+                });
+            }
+        }
+        let (x, y) = range?;
+        let inner = target.get(x..y)?;
+        // Aligned words may carry punctuation ("Bundestags."); markup around plain words stays
+        // around plain words.
+        let content = input.get(a..b).unwrap_or("");
+        let lead = if content.starts_with(char::is_alphanumeric) {
+            inner.find(char::is_alphanumeric).unwrap_or(0)
+        } else {
+            inner.len() - inner.trim_start().len()
+        };
+        let trail = if content.ends_with(char::is_alphanumeric) {
+            inner
+                .char_indices()
+                .rev()
+                .find(|(_, c)| c.is_alphanumeric())
+                .map_or(inner.len(), |(i, c)| i + c.len_utf8())
+        } else {
+            inner.trim_end().len()
+        };
+        if lead >= trail {
+            return None;
+        }
+        let (x, y) = (x + lead, x + trail);
+        targets.push((x, y));
+    }
+    // Nesting in the source must be nesting in the translation, and apart must stay apart.
+    for i in 0..sources.len() {
+        for j in i + 1..sources.len() {
+            let (si, sj, ti, tj) = (sources[i], sources[j], targets[i], targets[j]);
+            let contains = |p: (usize, usize), q: (usize, usize)| p.0 <= q.0 && q.1 <= p.1;
+            let ok = if contains(si, sj) {
+                contains(ti, tj)
+            } else if contains(sj, si) {
+                contains(tj, ti)
+            } else {
+                ti.1 <= tj.0 || tj.1 <= ti.0
+            };
+            if !ok {
+                return None;
+            }
+        }
+    }
+    Some(targets)
+}
+
+/// Markup placed without an alignment: around the whole translation when that nests (and
+/// `allow_whole`), else at the proportional word positions (monotone, so nesting and order
+/// survive).
+fn guessed_ranges(
+    input: &str,
+    sources: &[(usize, usize)],
+    kinds: &[String],
+    target: &str,
+    allow_whole: bool,
+) -> Vec<(usize, usize)> {
+    let target_words = words(target);
+    let whole = (
+        target_words.first().map_or(0, |w| w.start),
+        target_words.last().map_or(target.len(), |w| w.end),
+    );
+    // Whole-sentence wrapping nests when each markup encloses the next and no two are alike.
+    let mut sorted = sources.to_vec();
+    sorted.sort_by_key(|&(a, b)| (a, std::cmp::Reverse(b)));
+    let chain = sorted
+        .windows(2)
+        .all(|w| w[0].0 <= w[1].0 && w[1].1 <= w[0].1);
+    let mut distinct = kinds.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    if allow_whole && chain && distinct.len() == kinds.len() {
+        return vec![whole; sources.len()];
+    }
+    let source_words = words(input);
+    let (n, m) = (source_words.len().max(1), target_words.len());
+    if m == 0 {
+        return vec![(0, target.len()); sources.len()];
+    }
+    let scale = |i: usize| ((i * m + n / 2) / n).min(m);
+    sources
+        .iter()
+        .map(|&(a, b)| {
+            let first = source_words.iter().filter(|w| w.start < a).count();
+            let last = source_words.iter().filter(|w| w.end <= b).count();
+            let i = scale(first).min(m - 1);
+            let j = scale(last).max(i + 1).min(m);
+            (target_words[i].start, target_words[j - 1].end)
+        })
+        .collect()
+}

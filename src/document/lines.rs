@@ -1,0 +1,25 @@
+//! One sentence per line (`Format::Lines`): every non-empty line is one segment, never split, so
+//! the output has the same lines as the input (parallel-corpus style).
+
+use super::{Atom, AtomKind, Block};
+
+/// One block per non-empty line, without its surrounding whitespace.
+pub(crate) fn parse(source: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let content = line.trim_end();
+        let start = offset + (content.len() - content.trim_start().len());
+        let end = offset + content.len();
+        if start < end {
+            blocks.push(Block {
+                atoms: vec![Atom::new(AtomKind::Text, start, end)],
+                markdown: false,
+                table_cell: false,
+                split_sentences: false,
+            });
+        }
+        offset += line.len();
+    }
+    blocks
+}
