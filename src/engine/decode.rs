@@ -391,7 +391,8 @@ fn fast_exp(x: f32) -> f32 {
     // Adding 1.5·2^23 rounds to the nearest integer in the current rounding mode.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 0.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -400,8 +401,11 @@ fn fast_exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    // 2^n built from the exponent bits; n is in [−126, 0], so the result stays normal.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n built from the exponent bits; n is in [−126, 0], so the result stays normal. `shifted`
+    // lies in [2^23, 2^24), where the float's bits count in units of 1, so its bits minus ROUND's
+    // are n: integer arithmetic that vectorises, unlike the saturating `n as i32`.
+    let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
     y * scale
 }
 
