@@ -22,6 +22,11 @@ struct Sentence<'a> {
 }
 
 #[derive(Debug, Serialize)]
+struct Segmented<'a> {
+    blocks: Vec<Block<'a>>,
+}
+
+#[derive(Debug, Serialize)]
 struct Block<'a> {
     span: [usize; 2],
     sentences: Vec<Sentence<'a>>,
@@ -89,7 +94,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
             }
         }
         SegmentFormat::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &serde_json::json!({ "blocks": blocks }))?;
+            serde_json::to_writer_pretty(&mut stdout, &Segmented { blocks })?;
             writeln!(stdout)?;
         }
     }

@@ -400,8 +400,7 @@ impl Pipeline<'_> {
             self.reporter.engine_sentences += chunk.len() as u64;
             self.reporter.update();
             for slot in ready {
-                let mut pending = &mut window.pending[slot];
-                self.finish_file(&mut pending, &window.results)?;
+                self.finish_file(&mut window.pending[slot], &window.results)?;
             }
             if self.last_save.elapsed() >= MANIFEST_SAVE_EVERY {
                 self.save_manifest();
