@@ -6,11 +6,11 @@
 
 /// Indices into the input, grouped into batches, longest sentences first.
 ///
-/// Each batch satisfies `batch.len() · longest ≤ batch_tokens`, except that a sentence longer
-/// than the budget still gets a batch of its own. Entries of length 0 are left out (the caller
+/// Each batch satisfies `batch.len() · longest ≤ batch_tokens` and `batch.len() ≤ max_sentences`,
+/// except that a sentence longer than the budget still gets a batch of its own. Entries of length 0 are left out (the caller
 /// answers them without running a model). Equal lengths keep their input order, so the packing is
 /// deterministic.
-pub fn pack(lengths: &[usize], batch_tokens: usize) -> Vec<Vec<usize>> {
+pub fn pack(lengths: &[usize], batch_tokens: usize, max_sentences: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).filter(|&i| lengths[i] > 0).collect();
     order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]).then(a.cmp(&b)));
     let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -20,7 +20,9 @@ pub fn pack(lengths: &[usize], batch_tokens: usize) -> Vec<Vec<usize>> {
         let len = lengths[index];
         // Sorted longest first, so the first sentence of a batch sets its padded width.
         let width = if current.is_empty() { len } else { longest };
-        if !current.is_empty() && (current.len() + 1) * width > batch_tokens {
+        if !current.is_empty()
+            && ((current.len() + 1) * width > batch_tokens || current.len() >= max_sentences)
+        {
             batches.push(std::mem::take(&mut current));
         }
         if current.is_empty() {
@@ -41,11 +43,12 @@ pub fn pack(lengths: &[usize], batch_tokens: usize) -> Vec<Vec<usize>> {
 pub fn run_in_order<T, E>(
     lengths: &[usize],
     batch_tokens: usize,
+    max_sentences: usize,
     mut empty: impl FnMut(usize) -> T,
     mut run: impl FnMut(&[usize]) -> Result<Vec<T>, E>,
 ) -> Result<Vec<T>, E> {
     let mut results: Vec<Option<T>> = (0..lengths.len()).map(|_| None).collect();
-    for batch in pack(lengths, batch_tokens) {
+    for batch in pack(lengths, batch_tokens, max_sentences) {
         let outputs = run(&batch)?;
         for (index, output) in batch.into_iter().zip(outputs) {
             results[index] = Some(output);
@@ -65,7 +68,7 @@ mod tests {
     #[test]
     fn packs_longest_first_within_budget() {
         let lengths = [3, 10, 0, 4, 10, 2];
-        let batches = pack(&lengths, 20);
+        let batches = pack(&lengths, 20, usize::MAX);
         assert_eq!(batches, vec![vec![1, 4], vec![3, 0, 5]]);
         for batch in &batches {
             let longest = batch.iter().map(|&i| lengths[i]).max().unwrap();
@@ -75,8 +78,16 @@ mod tests {
 
     #[test]
     fn oversized_sentence_gets_its_own_batch() {
-        assert_eq!(pack(&[50, 5, 5], 20), vec![vec![0], vec![1, 2]]);
-        assert_eq!(pack(&[5, 5], 1), vec![vec![0], vec![1]]);
+        assert_eq!(pack(&[50, 5, 5], 20, 8), vec![vec![0], vec![1, 2]]);
+        assert_eq!(pack(&[5, 5], 1, 8), vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn sentence_cap_splits_batches() {
+        assert_eq!(
+            pack(&[1, 1, 1, 1, 1], 100, 2),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
     }
 
     #[test]
@@ -85,6 +96,7 @@ mod tests {
         let out: Result<Vec<String>, ()> = run_in_order(
             &lengths,
             4,
+            8,
             |i| format!("empty{i}"),
             |batch| Ok(batch.iter().map(|i| format!("s{i}")).collect()),
         );

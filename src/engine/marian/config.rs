@@ -392,7 +392,7 @@ fn validate_model(path: &Path, raw: &RawConfig) -> Result<MarianConfig, EngineEr
         ("encoder_attention_heads", raw.encoder_attention_heads),
         ("decoder_attention_heads", raw.decoder_attention_heads),
     ] {
-        if raw.d_model % heads != 0 {
+        if !raw.d_model.is_multiple_of(heads) {
             return Err(bad(
                 path,
                 format!("d_model {} is not divisible by {key} {heads}", raw.d_model),

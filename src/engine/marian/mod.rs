@@ -31,7 +31,8 @@ pub struct EngineSettings {
     pub max_new_tokens: Option<usize>,
     /// EOS suppressed before this many new tokens.
     pub min_new_tokens: Option<usize>,
-    /// Padded source tokens per batch (sentences sorted by length, packed up to this budget).
+    /// Padded source tokens per batch (sentences sorted by length, packed up to this budget; at
+    /// most 64 sentences per batch, to bound the decoder cache).
     pub batch_tokens: usize,
     /// Compute word alignments from cross-attention (costs a little time).
     pub alignment: bool,
@@ -48,6 +49,15 @@ impl Default for EngineSettings {
         }
     }
 }
+
+/// Most sentences in one batch, whatever the token budget: the decoder's self-attention cache
+/// holds `sentences × beams × steps × d_model × 2 × layers` floats, so a budget of short sentences
+/// (4096 tokens of 8-token sentences at beam 4 is 2048 rows) would need gigabytes. 64 keeps the
+/// matrices large enough for full-speed gemm (CTranslate2's default is 32 examples per batch).
+const MAX_BATCH_SENTENCES: usize = 64;
+
+/// Source token ids and the byte span of the sentence each one covers.
+type EncodedSentence = (Vec<u32>, Vec<(usize, usize)>);
 
 /// A Marian model folder loaded for translation.
 pub struct MarianEngine {
@@ -124,7 +134,7 @@ impl MarianEngine {
     }
 
     /// Source ids and their byte spans, truncated to the model's positions with EOS kept last.
-    fn encode(&self, sentence: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>), EngineError> {
+    fn encode(&self, sentence: &str) -> Result<EncodedSentence, EngineError> {
         let (mut ids, mut offsets) = self.tokenizer.encode_with_offsets(sentence)?;
         let limit = self.max_source_tokens();
         if ids.len() > limit {
@@ -189,6 +199,7 @@ impl Engine for MarianEngine {
         crate::batch::run_in_order(
             &lengths,
             self.batch_tokens,
+            MAX_BATCH_SENTENCES,
             |_| self.empty_translation(),
             |batch| {
                 let sources: Vec<Vec<u32>> = batch.iter().map(|&i| encoded[i].0.clone()).collect();
