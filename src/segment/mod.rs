@@ -114,7 +114,8 @@ impl<'a> Scanner<'a> {
             text,
             spans: Vec::new(),
             segment_start: 0,
-            key: String::with_capacity(MAX_ABBREVIATION_BYTES),
+            // Grows on the first period; most short blocks (headlines, labels) never need it.
+            key: String::new(),
             hard_wrapped: looks_hard_wrapped(text),
         }
     }
