@@ -184,6 +184,10 @@ pub(crate) fn render(
                 .map(|(p, _)| p)
                 .filter(|&p| !protected_spans.iter().any(|s| s.start <= p && p < s.end))
                 .filter(|&p| !(plan.markdown && starts_block(&target[p + 1..])))
+                // Never an empty line: in Markdown it would end the paragraph.
+                .filter(|&p| {
+                    !target[last_break..p].trim().is_empty() && !target[p + 1..].trim().is_empty()
+                })
                 .min_by_key(|&p| p.abs_diff(ideal))
         };
         if let Some(p) = chosen {
@@ -390,8 +394,9 @@ fn find_placeholder(target: &str, placeholder: &str) -> Vec<ByteSpan> {
         let after_letters = &target[end..];
         let spaces = after_letters.len() - after_letters.trim_start_matches(' ').len();
         let rest = &after_letters[spaces..];
-        let word_start = !target[..start].ends_with(char::is_alphanumeric);
-        if word_start && rest.starts_with(digits) {
+        // The prefix never occurs in the source sentence, so any occurrence is a placeholder,
+        // even glued to another one ("ZX1ZX2").
+        if rest.starts_with(digits) {
             end += spaces + digits.len();
             if !target[end..].starts_with(|c: char| c.is_ascii_digit()) {
                 found.push(ByteSpan::new(start, end));

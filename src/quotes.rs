@@ -128,10 +128,12 @@ pub fn find_quotes(text: &str) -> Vec<QuoteMark> {
             }
             None
         };
+        // Space before and a word after: the mark looks like it opens a quotation.
+        let looks_opening = left_open && !right_close;
         let may_close = match c {
             '„' | '‚' => false,
-            '’' | '\'' | '‘' => !between_letters && !(left_open && !right_close),
-            '"' | '“' | '”' => !(left_open && !right_close) || c == '“' || c == '”',
+            '’' | '\'' | '‘' => !between_letters && !looks_opening,
+            '"' | '“' | '”' => !looks_opening || c == '“' || c == '”',
             _ => true,
         };
         if may_close && let Some(depth) = closes(&stack) {

@@ -242,7 +242,10 @@ fn kerry_quotation_over_two_sentences() {
     // The model never sees half a quotation.
     for input in &inputs {
         let marks: Vec<char> = input.chars().filter(|&c| is_quote(c)).collect();
-        assert!(marks.len() % 2 == 0, "unbalanced model input {input:?}");
+        assert!(
+            marks.len().is_multiple_of(2),
+            "unbalanced model input {input:?}"
+        );
     }
     assert!(
         inputs
@@ -350,7 +353,7 @@ fn quotations_pair_over_sentences_and_inside_sentences() {
     let source = ARTICLES[2].1;
     let (inputs, doc) = translate_with(source, Format::Text, QuoteStyle::English, &IdentityEngine);
     let target = &doc.target;
-    assert!(target.contains("„") == false);
+    assert!(!target.contains("„"));
     assert!(target.contains(
         "sagte am Dienstag: “Wir werden das Gesetz nicht ändern. Es ist gut so, wie es ist.” Die"
     ));
@@ -362,7 +365,7 @@ fn quotations_pair_over_sentences_and_inside_sentences() {
     for input in &inputs {
         let marks = input.chars().filter(|&c| is_quote(c)).count();
         assert!(
-            marks % 2 == 0,
+            marks.is_multiple_of(2),
             "half a quotation sent to the model: {input}"
         );
         assert!(!(input.starts_with('„') && input.ends_with('“')), "{input}");
