@@ -183,7 +183,15 @@ pub(crate) fn render(
                 .filter(|&(p, c)| c == ' ' && p >= last_break)
                 .map(|(p, _)| p)
                 .filter(|&p| !protected_spans.iter().any(|s| s.start <= p && p < s.end))
-                .filter(|&p| !(plan.markdown && starts_block(&target[p + 1..])))
+                // In Markdown never before what would open a block — unless the source line
+                // started with the same word, where it evidently did not.
+                .filter(|&p| {
+                    let after = &target[p + 1..];
+                    let source_after = plan.input.get(plan.ranges[i].end..).unwrap_or("");
+                    let same_start =
+                        after.split_whitespace().next() == source_after.split_whitespace().next();
+                    !(plan.markdown && starts_block(after) && !same_start)
+                })
                 // Never an empty line: in Markdown it would end the paragraph.
                 .filter(|&p| {
                     !target[last_break..p].trim().is_empty() && !target[p + 1..].trim().is_empty()
