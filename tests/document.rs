@@ -627,3 +627,77 @@ proptest! {
         prop_assert_eq!(skeleton(&doc.target).len(), skeleton(&text).len(), "{}", doc.target);
     }
 }
+
+/// A model that mangles placeholders (drops them).
+struct DropPlaceholdersEngine;
+
+impl Engine for DropPlaceholdersEngine {
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
+        let cleaned: Vec<String> = sentences
+            .iter()
+            .map(|s| {
+                s.split(' ')
+                    .filter(|w| !w.starts_with("ZX"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        IdentityEngine.translate(&cleaned.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+    fn source_token_count(&self, sentence: &str) -> usize {
+        sentence.split_whitespace().count() + 1
+    }
+    fn max_source_tokens(&self) -> usize {
+        512
+    }
+}
+
+#[test]
+fn a_dropped_placeholder_comes_back_appended_and_flagged() {
+    let source = "Auf www.example.org steht mehr.";
+    let (inputs, doc) = translate_with(
+        source,
+        Format::Text,
+        QuoteStyle::English,
+        &DropPlaceholdersEngine,
+    );
+    assert_eq!(inputs, vec!["Auf ZX1 steht mehr."]);
+    assert_eq!(doc.target, "Auf steht mehr www.example.org.");
+    assert_eq!(doc.segments[0].flags, vec!["passthrough-appended"]);
+}
+
+#[test]
+fn lines_that_are_not_prose_stay_out_of_the_model() {
+    let source = "Stand: 29.11.2026\n\n29.11.2026\n\n12.345\n\nhttps://example.org/a\n\ninfo@example.org\n\n– 3 –\n";
+    let (inputs, doc) = translate_with(
+        source,
+        Format::Text,
+        QuoteStyle::English,
+        &UpperEngine { aligned: false },
+    );
+    assert_eq!(inputs, vec!["Stand: 29.11.2026"]);
+    assert_eq!(doc.target, source.replacen("Stand:", "STAND:", 1));
+}
+
+#[test]
+fn json_report_has_spans_scores_and_flags() {
+    let source = "Er sagte: „Wir kommen.“\n";
+    let (_, doc) = translate_with(
+        source,
+        Format::Text,
+        QuoteStyle::English,
+        &UpperEngine { aligned: false },
+    );
+    let json = serde_json::to_value(&doc).expect("serialisable");
+    let segment = &json["segments"][0];
+    // The quotation lies inside the sentence: the model sees it whole, the marks are typeset after.
+    assert_eq!(segment["source"], "Er sagte: „Wir kommen.“");
+    let end = "Er sagte: „Wir kommen.“".len();
+    assert_eq!(segment["source_span"], serde_json::json!([0, end]));
+    assert_eq!(segment["target"], "ER SAGTE: “WIR KOMMEN.”");
+    let target_end = "ER SAGTE: “WIR KOMMEN.”".len();
+    assert_eq!(segment["target_span"], serde_json::json!([0, target_end]));
+    assert_eq!(segment["score"], -0.5);
+    assert!(segment["flags"].as_array().is_some());
+    assert_eq!(doc.target, "ER SAGTE: “WIR KOMMEN.”\n");
+}
