@@ -108,10 +108,25 @@ fn best_boundary(text: &str) -> Option<(usize, usize)> {
         };
         candidates.push((tier, before.len(), after_start));
     }
+    // A split inside a quotation would show the model half of it: only as a last resort.
+    let quotes = crate::quotes::find_quotes(text);
+    let inside_quotation = |at: usize| {
+        quotes.iter().any(|m| {
+            m.role == crate::quotes::QuoteRole::Open
+                && m.span.end <= at
+                && m.partner
+                    .is_some_and(|p| quotes.get(p).is_some_and(|c| at < c.span.start))
+        })
+    };
+    for candidate in &mut candidates {
+        if inside_quotation(candidate.1) {
+            candidate.0 += 6;
+        }
+    }
     let len = text.len();
     let balanced = |&&(_, left, right): &&(u8, usize, usize)| left.min(len - right) >= len / 6;
     let middle_distance = |&(_, left, _): &(u8, usize, usize)| left.abs_diff(len / 2);
-    for tier in 0..=5 {
+    for tier in 0..=11 {
         let best = candidates
             .iter()
             .filter(|c| c.0 == tier)
@@ -229,6 +244,14 @@ mod tests {
             &text[parts[0].start..parts[0].end],
             "Die Regierung will mehr Geld ausgeben;"
         );
+    }
+
+    #[test]
+    fn prefers_a_boundary_outside_a_quotation() {
+        let text = "Der Minister sagte am Dienstag in Berlin, „wir werden das ändern; es ist nötig“, und ging.";
+        let (parts, _) = split(text, &Tiny(12));
+        let first = &text[parts[0].start..parts[0].end];
+        assert_eq!(first, "Der Minister sagte am Dienstag in Berlin,");
     }
 
     #[test]

@@ -414,26 +414,37 @@ fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>
     }
 
     // Which sentence each atom belongs to: markup opens attach forwards, closes backwards.
+    // Sentences are sorted and apart, so a binary search finds the only candidate.
     let sentence_of: Vec<Option<usize>> = split
         .iter()
         .map(|(atom, _, range)| {
-            sentences.iter().position(|s| {
-                if !range.is_empty() {
-                    s.start <= range.start && range.end <= s.end
-                } else if atom.kind == AtomKind::Close {
-                    s.start < range.start && range.start <= s.end
-                } else {
-                    s.start <= range.start && range.start < s.end
-                }
-            })
+            let (k, inside): (usize, fn(&ByteSpan, &ByteSpan) -> bool) = if !range.is_empty() {
+                (sentences.partition_point(|s| s.end < range.end), |s, r| {
+                    s.start <= r.start && r.end <= s.end
+                })
+            } else if atom.kind == AtomKind::Close {
+                (
+                    sentences.partition_point(|s| s.end < range.start),
+                    |s, r| s.start < r.start && r.start <= s.end,
+                )
+            } else {
+                (
+                    sentences.partition_point(|s| s.end <= range.start),
+                    |s, r| s.start <= r.start && r.start < s.end,
+                )
+            };
+            sentences.get(k).filter(|s| inside(s, range)).map(|_| k)
         })
         .collect();
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
+    for (position, sentence) in sentence_of.iter().enumerate() {
+        if let Some(k) = sentence {
+            members_of[*k].push(position);
+        }
+    }
 
     let mut plans = Vec::new();
-    for k in 0..sentences.len() {
-        let members: Vec<usize> = (0..split.len())
-            .filter(|&p| sentence_of[p] == Some(k))
-            .collect();
+    for members in members_of {
         if members.is_empty() {
             continue;
         }
