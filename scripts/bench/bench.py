@@ -288,7 +288,7 @@ def report(results: list[dict], args) -> str:
                 rss = mine["peak_rss_mb"] / theirs["peak_rss_mb"]
                 lines.append(f"| {beam} | {batch} | {peer} | {speed:.2f}× | {load:.2f}× | {rss:.2f}× |")
     if not any_ratio:
-        lines.append("| – | – | – | de2en did not run (see above) | | |")
+        lines.append("| – | – | – | no run with both de2en and a peer (see above) | | |")
     return "\n".join(lines) + "\n"
 
 
