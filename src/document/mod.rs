@@ -389,7 +389,9 @@ fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>
             continue;
         }
         let mut cut_at = range.start;
-        for &b in bounds.iter().filter(|&&b| b > range.start && b < range.end) {
+        let first = bounds.partition_point(|&b| b <= range.start);
+        let last = bounds.partition_point(|&b| b < range.end);
+        for &b in bounds.get(first..last).unwrap_or(&[]) {
             let offset = atom.span.start + (cut_at - range.start);
             let until = atom.span.start + (b - range.start);
             split.push((
