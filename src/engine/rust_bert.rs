@@ -28,7 +28,7 @@ use rust_bert::marian::{MarianForConditionalGeneration, MarianGenerator};
 use rust_bert::pipelines::common::{ModelResource, ModelType, TokenizerOption};
 use rust_bert::pipelines::generation_utils::{GenerateConfig, GenerateOptions, LanguageGenerator};
 use rust_bert::resources::{BufferResource, LocalResource};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tch::{Device, Kind, Tensor, nn};
 
 use super::marian::EngineSettings;
@@ -278,11 +278,12 @@ impl RustBertEngine {
                     .iter()
                     .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
                     .collect();
+                let mean_logprob = sum_logprob / token_ids.len().max(1) as f64;
                 Translation {
                     text: self.decode(&token_ids),
                     token_ids,
                     sum_logprob: sum_logprob as f32,
-                    mean_logprob: (sum_logprob / token_ids.len().max(1) as f64) as f32,
+                    mean_logprob: mean_logprob as f32,
                     alignment: None,
                 }
             })
@@ -460,12 +461,12 @@ fn read_json(path: &Path) -> Result<Value, EngineError> {
 }
 
 fn load_tokenizer(vocab: &Path, spm: &Path) -> Result<TokenizerOption, EngineError> {
-    let as_str = |path: &Path| {
+    fn as_str(path: &Path) -> Result<&str, EngineError> {
         path.to_str().ok_or_else(|| EngineError::ModelFile {
             path: path.to_owned(),
             problem: "rust-bert needs a path that is valid UTF-8".into(),
         })
-    };
+    }
     TokenizerOption::from_file(
         ModelType::Marian,
         as_str(vocab)?,
