@@ -9,8 +9,8 @@
 //! A text is `gap sentence gap … sentence gap`; everything that is not a sentence lives in gaps
 //! and is copied byte for byte, so an engine that returns its input unchanged reproduces the input.
 
-pub mod batch;
 pub mod align;
+pub mod batch;
 pub mod cli;
 pub mod document;
 pub mod engine;

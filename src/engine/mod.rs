@@ -37,9 +37,15 @@ pub struct WordAlignment {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("model folder {dir}: {problem}")]
-    Model { dir: std::path::PathBuf, problem: String },
+    Model {
+        dir: std::path::PathBuf,
+        problem: String,
+    },
     #[error("model file {path}: {problem}")]
-    ModelFile { path: std::path::PathBuf, problem: String },
+    ModelFile {
+        path: std::path::PathBuf,
+        problem: String,
+    },
     #[error("could not read {path}")]
     Io {
         path: std::path::PathBuf,
