@@ -4,10 +4,25 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    keep_elementwise_ops_on_the_caller();
     let cli = de2en::cli::Cli::parse();
     match de2en::cli::run(cli) {
         Ok(status) => status.into(),
         // A closed stdout (`de2en … | head`) is success; see `report_error`.
         Err(error) => de2en::cli::report_error(&error),
+    }
+}
+
+/// Makes candle run element-wise ops (bias adds, activations, the logits) on the calling thread.
+///
+/// candle 0.11 spreads element-wise ops over ≥ 64K elements on its own "barrier pool", whose
+/// workers spin after each op while gemm's rayon threads need the same cores: on 2 cores that
+/// spinning took 16 % of a beam-4 batch-32 run, and `CANDLE_NUM_THREADS=1` (no pool workers; gemm
+/// still uses every core through rayon) made it 1.6× faster. A value the user set is left alone.
+fn keep_elementwise_ops_on_the_caller() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: the first statement of `main`, before any thread exists that could read the
+        // environment; candle reads the variable only when its pool is first created.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }

@@ -552,7 +552,8 @@ fn option_beyond_model_positions_is_refused() {
 // ---- speed -----------------------------------------------------------------------------------
 
 /// Not a test: times a full-size model folder, every hypothesis forced to 32 new tokens.
-/// `DE2EN_BENCH_MODEL=DIR cargo test --release --test marian_golden -- --ignored --nocapture`
+/// `CANDLE_NUM_THREADS=1 DE2EN_BENCH_MODEL=DIR cargo test --release --test marian_golden -- --ignored --nocapture`
+/// (`CANDLE_NUM_THREADS=1` is what the de2en binary sets; see `src/main.rs`)
 #[test]
 #[ignore = "benchmark; needs DE2EN_BENCH_MODEL"]
 fn bench_full_size_model() {

@@ -71,7 +71,6 @@ pub struct MarianEngine {
 impl MarianEngine {
     /// Loads config, generation config, tokenizer and weights from a Hugging Face model folder.
     pub fn load(dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
-        keep_elementwise_ops_on_the_caller();
         let configs = ModelConfigs::load(dir)?;
         let cfg = &configs.model;
         let tokenizer = MarianTokenizer::from_dir(dir)?;
@@ -235,21 +234,6 @@ impl Engine for MarianEngine {
 
     fn max_source_tokens(&self) -> usize {
         self.model.config().max_position_embeddings
-    }
-}
-
-/// Makes candle run element-wise ops (bias adds, activations, the logits) on the calling thread.
-///
-/// candle 0.11 spreads element-wise ops over ≥ 64K elements on its own "barrier pool", whose
-/// workers spin after each op while gemm's rayon threads need the same cores: on 2 cores that
-/// spinning took 16 % of a beam-4 batch-32 run, and `CANDLE_NUM_THREADS=1` (no pool workers; gemm
-/// still uses every core through rayon) made it 1.6× faster. The pool reads the variable once, when
-/// first used, so this must run before any tensor op; a value the user set is left alone.
-fn keep_elementwise_ops_on_the_caller() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: called while loading the model, before de2en starts any thread that reads the
-        // environment; candle only reads it when its pool is first created.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }
 
