@@ -1,5 +1,7 @@
-//! One sentence per line (`Format::Lines`): every non-empty line is one segment, never split, so
-//! the output has the same lines as the input (parallel-corpus style).
+//! One sentence per line (`Format::Lines`): every non-empty line is one segment, never split by
+//! the segmenter, so the output has the same lines as the input (parallel-corpus style). It is the
+//! raw engine interface: `prepare` sends each line to the model as it is and `finish` writes the
+//! model's text as it is — no quotation, markup or passthrough handling.
 
 use super::{Atom, AtomKind, Block};
 

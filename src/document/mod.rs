@@ -193,6 +193,33 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
     let mut inputs = Vec::new();
     let mut gap_edits = Vec::new();
     for block in blocks {
+        if options.format == Format::Lines {
+            // The raw engine interface: the line goes to the model as it is and the model's text
+            // comes back as it is (no quote, markup or passthrough handling), so a file of
+            // sentences translates exactly as the engine translates each sentence.
+            let span = block.atoms.first().map_or(ByteSpan::default(), |a| a.span);
+            let mut plan = SegmentPlan {
+                span,
+                atoms: Vec::new(),
+                atom_texts: Vec::new(),
+                input: source[span.start..span.end].to_owned(),
+                ranges: Vec::new(),
+                placeholders: Vec::new(),
+                pieces: Vec::new(),
+                first_input: 0,
+                over_long: false,
+                markdown: false,
+                table_cell: false,
+                block_start: false,
+            };
+            (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
+            plan.first_input = inputs.len();
+            for piece in &plan.pieces {
+                inputs.push(plan.input[piece.start..piece.end].to_owned());
+            }
+            segments.push(plan);
+            continue;
+        }
         let atoms = refine(&block.atoms, source);
         let (plans, used) = carve_block(&atoms, source, &block);
         for (index, atom) in atoms.iter().enumerate() {
@@ -732,6 +759,9 @@ impl PreparedDocument {
         }
         if plan.over_long {
             flags.push("over-long".to_owned());
+        }
+        if self.options.format == Format::Lines {
+            return (joined, score(parts), flags);
         }
         let (text, render_flags) =
             crate::align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
