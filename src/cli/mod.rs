@@ -307,7 +307,9 @@ impl TranslateArgs {
                 max_new_tokens: self.max_length,
                 min_new_tokens: self.min_length,
                 batch_tokens: self.batch_tokens,
-                ..EngineSettings::default()
+                // Word alignment places Markdown emphasis and links on the translated words; a
+                // file of bare sentences has no markup to place.
+                alignment: self.input_format != InputFormat::Lines,
             },
             threads: self.threads,
             window: self.window,
