@@ -198,7 +198,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
             // comes back as it is (no quote, markup or passthrough handling), so a file of
             // sentences translates exactly as the engine translates each sentence.
             let span = block.atoms.first().map_or(ByteSpan::default(), |a| a.span);
-            let mut plan = SegmentPlan {
+            let plan = SegmentPlan {
                 span,
                 atoms: Vec::new(),
                 atom_texts: Vec::new(),
@@ -212,12 +212,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 table_cell: false,
                 block_start: false,
             };
-            (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
-            plan.first_input = inputs.len();
-            for piece in &plan.pieces {
-                inputs.push(plan.input[piece.start..piece.end].to_owned());
-            }
-            segments.push(plan);
+            schedule(plan, engine, &mut inputs, &mut segments);
             continue;
         }
         let atoms = refine(&block.atoms, source);
@@ -230,13 +225,8 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 gap_edits.push((atom.span, quotes::english(kind, role)));
             }
         }
-        for mut plan in plans {
-            (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
-            plan.first_input = inputs.len();
-            for piece in &plan.pieces {
-                inputs.push(plan.input[piece.start..piece.end].to_owned());
-            }
-            segments.push(plan);
+        for plan in plans {
+            schedule(plan, engine, &mut inputs, &mut segments);
         }
     }
     gap_edits.sort_by_key(|(span, _)| span.start);
@@ -247,6 +237,21 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         inputs,
         gap_edits,
     }
+}
+
+/// Cuts an over-long segment into parts the model accepts and queues its parts as model inputs.
+fn schedule(
+    mut plan: SegmentPlan,
+    engine: &dyn Engine,
+    inputs: &mut Vec<String>,
+    segments: &mut Vec<SegmentPlan>,
+) {
+    (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
+    plan.first_input = inputs.len();
+    for piece in &plan.pieces {
+        inputs.push(plan.input[piece.start..piece.end].to_owned());
+    }
+    segments.push(plan);
 }
 
 /// Splits the text atoms of a parsed block into text, quotation marks and protected tokens, and
