@@ -1,79 +1,48 @@
-//! Second engine: rust-bert's Marian generator on libtorch (cargo feature `rust-bert`).
+//! Second engine: rust-bert's Marian network on libtorch (cargo feature `rust-bert`).
 //!
-//! The default engine is pure Rust on candle. This one exists for users who already run libtorch
-//! (with CUDA, for instance) and, above all, as an independent check: two implementations of the
-//! same model that agree token for token with each other and with transformers.
+//! The default engine runs our own network on candle. This one exists for users who already run
+//! libtorch (with CUDA, for instance) and as an independent check on the tensor code: two
+//! implementations of the network that agree token for token with each other and with
+//! transformers. It plugs rust-bert's `MarianForConditionalGeneration` into [`MarianEngine`] as a
+//! [`Network`]: configs, tokenizer, batching and search are de2en's, the same code the default
+//! engine runs, because rust-bert's own pieces around the network do not reproduce transformers:
+//! - `MarianGenerator`'s beam search stops by the pre-4.30 transformers rule (it bounds what a
+//!   running beam can still reach with the best of *all* candidates, finished ones included), so
+//!   with `early_stopping=false` it searches on where transformers 4.57 stops: three extra tokens
+//!   on one fixture sentence at beam 4;
+//! - rust_tokenizers' SentencePiece breaks segmentation ties differently (a long compound got
+//!   other pieces than transformers' `MarianTokenizer`), keeps zero-width characters and reads a
+//!   literal `</s>` in the text as the special token.
 //!
-//! rust-bert 0.23 reads Hugging Face model folders with three gaps this module bridges, all in
-//! memory so that the model folder is never written to and no cache can go stale:
+//! rust-bert 0.23 also reads Hugging Face model folders with two gaps this module bridges in
+//! memory, so that the model folder is never written to:
 //! - its BART-derived Marian needs `normalize_embedding: false` and `static_position_embeddings:
-//!   true`, which old opus-mt configs say and transformers-saved ones do not; we hand it an adjusted
-//!   copy of `config.json` in a temporary file;
+//!   true`, which old opus-mt configs say and transformers-saved ones do not;
 //! - it reads the sinusoidal `embed_positions` tables as weights, which transformers never saves;
 //!   we compute them as Marian does (sin in the first half, cos in the second) and pass the weights
-//!   as an in-memory libtorch archive;
-//! - its tokenizer (rust_tokenizers) neither collapses repeated whitespace like SentencePiece's
-//!   `nmt_nfkc` normaliser nor strips the leading space when decoding; we do both here.
+//!   as an in-memory libtorch archive.
 //!
-//! Generation settings come from the model folder (`generation_config.json`, else `config.json`)
-//! and the command line exactly as for the default engine: beam search with `early_stopping=false`,
-//! pad banned, EOS forced at the length limit, EOS suppressed before the minimum length.
+//! No word alignment: rust-bert's decoder discards its cross-attention weights, so Markdown
+//! emphasis and links wrap the whole translated sentence with this engine.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
-use rust_bert::bart::BartConfig;
-use rust_bert::marian::{MarianForConditionalGeneration, MarianGenerator};
-use rust_bert::pipelines::common::{ModelResource, ModelType, TokenizerOption};
-use rust_bert::pipelines::generation_utils::{GenerateConfig, GenerateOptions, LanguageGenerator};
-use rust_bert::resources::{BufferResource, LocalResource};
+use rust_bert::bart::{BartConfig, LayerState};
+use rust_bert::marian::MarianForConditionalGeneration;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor, nn};
 
-use super::marian::EngineSettings;
+use super::decode::{StepModel, StepOutput};
+use super::marian::{EngineSettings, MarianEngine, ModelFolder, Network};
 use super::{Engine, EngineError, Translation};
 
-/// Generation settings resolved once at load time from the model folder and the command line.
-#[derive(Debug, Clone, PartialEq)]
-struct SearchSettings {
-    num_beams: i64,
-    /// At most this many new tokens per sentence, EOS included.
-    max_new_tokens: i64,
-    /// rust-bert's `min_length`: EOS is suppressed while `1 + generated < min_length`.
-    min_length: i64,
-    length_penalty: f64,
-    bad_word_ids: Vec<Vec<i64>>,
-    decoder_start_token_id: i64,
-    eos_token_id: i64,
-    pad_token_id: i64,
-}
-
-/// What runs under the lock: tensors are `Send` but not `Sync`.
-struct Models {
-    generator: MarianGenerator,
-    /// A second copy of the model that scores finished translations under the raw distribution
-    /// (teacher forcing). rust-bert's own scores are taken after pad is banned and EOS forced, and
-    /// its beam search reports only a length-normalised total; users and the default engine want
-    /// the model's plain log-probabilities. rust-bert keeps its model private, hence the copy.
-    scorer: MarianForConditionalGeneration,
-    _scorer_weights: nn::VarStore,
-}
-
-/// A Marian model folder loaded into rust-bert.
-pub struct RustBertEngine {
-    models: Mutex<Models>,
-    /// A second tokenizer outside the lock, for counting tokens while another thread translates.
-    tokenizer: TokenizerOption,
-    search: SearchSettings,
-    device: Device,
-    batch_tokens: usize,
-    max_source_tokens: usize,
-}
+/// A Marian model folder on rust-bert's network.
+pub struct RustBertEngine(MarianEngine<RustBertNetwork>);
 
 impl RustBertEngine {
-    /// Loads config, generation config, tokenizer and weights from a Hugging Face model folder,
-    /// to run on the CPU.
+    /// Loads a Hugging Face model folder to run on the CPU.
     pub fn load(dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
         Self::load_on_device(dir, settings, Device::Cpu)
     }
@@ -84,25 +53,69 @@ impl RustBertEngine {
         settings: &EngineSettings,
         device: Device,
     ) -> Result<Self, EngineError> {
-        let config_path = require_file(dir, "config.json")?;
-        let vocab_path = require_file(dir, "vocab.json")?;
-        let source_spm = require_file(dir, "source.spm")?;
+        let folder = ModelFolder::open(dir)?;
+        let network = RustBertNetwork::load(dir, device)?;
+        Ok(Self(MarianEngine::with_network(folder, network, settings)?))
+    }
+}
 
+impl Engine for RustBertEngine {
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
+        self.0.translate(sentences)
+    }
+
+    fn source_token_count(&self, sentence: &str) -> usize {
+        self.0.source_token_count(sentence)
+    }
+
+    fn max_source_tokens(&self) -> usize {
+        self.0.max_source_tokens()
+    }
+}
+
+/// The libtorch device de2en uses when the user does not choose: the first GPU if libtorch sees
+/// one, else the CPU.
+pub fn default_device() -> Device {
+    Device::cuda_if_available()
+}
+
+/// Sets libtorch's intra-op thread count (`--threads`).
+pub fn set_threads(threads: usize) {
+    tch::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX));
+}
+
+/// rust-bert's Marian network and the weights it was built from.
+pub struct RustBertNetwork {
+    /// Tensors are `Send` but not `Sync`; the search runs one step at a time anyway.
+    model: Mutex<MarianForConditionalGeneration>,
+    _weights: nn::VarStore,
+    device: Device,
+    pad_token_id: i64,
+    vocab_size: usize,
+    max_positions: usize,
+}
+
+/// Decoder state between steps: the encoder output and rust-bert's per-layer key/value cache,
+/// one row per live hypothesis.
+pub struct RustBertState {
+    encoder_output: Tensor,
+    encoder_mask: Tensor,
+    /// Per decoder layer: self-attention and cross-attention keys and values; `None` before the
+    /// first step.
+    cache: Option<Vec<(Option<LayerState>, Option<LayerState>)>>,
+    rows: usize,
+}
+
+impl RustBertNetwork {
+    fn load(dir: &Path, device: Device) -> Result<Self, EngineError> {
+        let config_path = dir.join("config.json");
         let raw_config = read_json(&config_path)?;
-        let generation = match dir.join("generation_config.json") {
-            path if path.is_file() => Some(read_json(&path)?),
-            _ => None,
-        };
-        let (adjusted_config, bart_config) = adjust_config(&config_path, raw_config.clone())?;
-        let search = resolve_search(&config_path, &raw_config, generation.as_ref(), settings)?;
+        let config = adjust_config(&config_path, raw_config)?;
+        let weights = prepare_weights(dir, &config)?;
 
-        // rust-bert reads the config from a path; the temporary copy lives until the model is built.
-        let config_file = write_temp_json(&adjusted_config)?;
-        let weights = prepare_weights(dir, &bart_config)?;
-
-        let mut scorer_weights = nn::VarStore::new(device);
-        let scorer = catch_unwind(AssertUnwindSafe(|| {
-            MarianForConditionalGeneration::new(scorer_weights.root(), &bart_config)
+        let mut store = nn::VarStore::new(device);
+        let model = catch_unwind(AssertUnwindSafe(|| {
+            MarianForConditionalGeneration::new(store.root(), &config)
         }))
         .map_err(|panic| EngineError::Model {
             dir: dir.to_owned(),
@@ -111,316 +124,201 @@ impl RustBertEngine {
                 panic_message(&panic)
             ),
         })?;
-        scorer_weights
+        store
             .load_from_stream(std::io::Cursor::new(&weights))
             .map_err(|error| EngineError::Model {
                 dir: dir.to_owned(),
                 problem: format!("the weights do not fit the model config.json describes: {error}"),
             })?;
-        scorer_weights.freeze();
-
-        let tokenizer_for_generator = load_tokenizer(&vocab_path, &source_spm)?;
-        let tokenizer = load_tokenizer(&vocab_path, &source_spm)?;
-        let generate_config = GenerateConfig {
-            model_type: ModelType::Marian,
-            model_resource: ModelResource::Torch(Box::new(BufferResource::from(weights))),
-            config_resource: Box::new(LocalResource::from(config_file.path().to_path_buf())),
-            vocab_resource: Box::new(LocalResource::from(vocab_path.clone())),
-            merges_resource: Some(Box::new(LocalResource::from(source_spm.clone()))),
-            min_length: search.min_length,
-            max_length: Some(search.max_new_tokens + 1),
-            do_sample: false,
-            early_stopping: false,
-            num_beams: search.num_beams,
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-            repetition_penalty: 1.0,
-            length_penalty: search.length_penalty,
-            no_repeat_ngram_size: 0,
-            num_return_sequences: 1,
-            num_beam_groups: None,
-            diversity_penalty: None,
-            device,
-            kind: Some(Kind::Float),
-        };
-        // rust-bert asserts and unwraps inside; a panic here is a model it cannot take, not a bug
-        // the user should see as a crash.
-        let built = catch_unwind(AssertUnwindSafe(|| {
-            MarianGenerator::new_with_tokenizer(generate_config, tokenizer_for_generator)
-        }));
-        let generator = match built {
-            Ok(Ok(generator)) => generator,
-            Ok(Err(error)) => Err(EngineError::Model {
-                dir: dir.to_owned(),
-                problem: format!("rust-bert could not build the Marian model: {error}"),
-            })?,
-            Err(panic) => Err(EngineError::Model {
-                dir: dir.to_owned(),
-                problem: format!(
-                    "rust-bert could not build the Marian model: {}",
-                    panic_message(&panic)
-                ),
-            })?,
-        };
-        drop(config_file);
-
+        store.freeze();
         Ok(Self {
-            models: Mutex::new(Models {
-                generator,
-                scorer,
-                _scorer_weights: scorer_weights,
-            }),
-            tokenizer,
-            search,
+            model: Mutex::new(model),
+            _weights: store,
             device,
-            batch_tokens: settings.batch_tokens.max(1),
-            max_source_tokens: usize::try_from(bart_config.max_position_embeddings).unwrap_or(512),
+            pad_token_id: config.pad_token_id.unwrap_or(0),
+            vocab_size: config.vocab_size as usize,
+            max_positions: config.max_position_embeddings as usize,
         })
     }
 
-    /// Source token ids the model sees for `sentence` (EOS included), for checks against
-    /// transformers' `MarianTokenizer`.
-    pub fn source_ids(&self, sentence: &str) -> Vec<u32> {
-        self.encode(sentence)
-            .into_iter()
-            .map(|id| u32::try_from(id).unwrap_or(u32::MAX))
-            .collect()
-    }
-
-    /// Target text for token ids as this engine renders it (special tokens skipped).
-    pub fn decode(&self, token_ids: &[u32]) -> String {
-        let ids: Vec<i64> = token_ids.iter().map(|&id| i64::from(id)).collect();
-        // rust_tokenizers turns every piece's ▁ into a space, the first one included.
-        self.tokenizer.decode(&ids, true, false).trim().to_owned()
-    }
-
-    /// Source ids for one sentence, EOS included, cut to what the positional table holds.
-    fn encode(&self, sentence: &str) -> Vec<i64> {
-        let text = collapse_whitespace(sentence);
-        let tokens = self.tokenizer.tokenize(&text);
-        let mut ids = self.tokenizer.convert_tokens_to_ids(&tokens);
-        ids.truncate(self.max_source_tokens.saturating_sub(1));
-        ids.push(self.search.eos_token_id);
-        ids
-    }
-
-    fn translate_batch(
+    /// Runs `work` on the model with libtorch panics turned into errors.
+    fn run<T>(
         &self,
-        models: &Models,
-        sources: &[&[i64]],
-    ) -> Result<Vec<Translation>, EngineError> {
-        let (input_ids, attention_mask) = self.padded(sources);
-        let options = GenerateOptions {
-            min_length: Some(self.search.min_length),
-            max_length: Some(self.search.max_new_tokens + 1),
-            early_stopping: Some(false),
-            num_beams: Some(self.search.num_beams),
-            do_sample: Some(false),
-            length_penalty: Some(self.search.length_penalty),
-            no_repeat_ngram_size: Some(0),
-            decoder_start_token_id: Some(self.search.decoder_start_token_id),
-            bad_word_ids: if self.search.bad_word_ids.is_empty() {
-                None
-            } else {
-                Some(&self.search.bad_word_ids)
-            },
-            ..Default::default()
-        };
-        let generated = catch_unwind(AssertUnwindSafe(|| {
-            models.generator.generate_from_ids_and_past(
-                input_ids.shallow_clone(),
-                Some(attention_mask.shallow_clone()),
-                Some(options),
-            )
-        }));
-        let outputs = match generated {
-            Ok(Ok(outputs)) => outputs,
-            Ok(Err(error)) => return Err(EngineError::RustBert(error.to_string())),
-            Err(panic) => return Err(EngineError::RustBert(panic_message(&panic))),
-        };
-        if outputs.len() != sources.len() {
-            return Err(EngineError::RustBert(format!(
-                "rust-bert returned {} outputs for {} sentences",
-                outputs.len(),
-                sources.len()
-            )));
-        }
-
-        // The first position holds the decoder start token; after EOS comes padding.
-        let outputs: Vec<Vec<i64>> = outputs
-            .into_iter()
-            .map(|output| {
-                let mut token_ids = Vec::new();
-                for &id in output.indices.iter().skip(1) {
-                    if id == self.search.pad_token_id {
-                        break;
-                    }
-                    token_ids.push(id);
-                    if id == self.search.eos_token_id {
-                        break;
-                    }
-                }
-                token_ids
-            })
-            .collect();
-        let token_logprobs = catch_unwind(AssertUnwindSafe(|| {
-            self.score(&models.scorer, &input_ids, &attention_mask, &outputs)
-        }))
-        .map_err(|panic| EngineError::RustBert(panic_message(&panic)))?;
-
-        Ok(outputs
-            .into_iter()
-            .zip(token_logprobs)
-            .map(|(token_ids, logprobs)| {
-                let sum_logprob: f64 = logprobs.iter().sum();
-                let token_ids: Vec<u32> = token_ids
-                    .iter()
-                    .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
-                    .collect();
-                let mean_logprob = sum_logprob / token_ids.len().max(1) as f64;
-                Translation {
-                    text: self.decode(&token_ids),
-                    token_ids,
-                    sum_logprob: sum_logprob as f32,
-                    mean_logprob: mean_logprob as f32,
-                    alignment: None,
-                }
-            })
-            .collect())
+        work: impl FnOnce(&MarianForConditionalGeneration) -> T,
+    ) -> Result<T, EngineError> {
+        // A panic inside libtorch leaves no half-updated state in the model itself (its weights
+        // are frozen), so a poisoned lock is safe to reuse.
+        let model = self
+            .model
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        catch_unwind(AssertUnwindSafe(|| tch::no_grad(|| work(&model))))
+            .map_err(|panic| EngineError::RustBert(panic_message(&panic)))
     }
 
-    /// Right-padded source ids and their attention mask, on the model's device.
-    fn padded(&self, sources: &[&[i64]]) -> (Tensor, Tensor) {
-        let longest = sources.iter().map(|ids| ids.len()).max().unwrap_or(1);
-        let mut flat_ids = Vec::with_capacity(sources.len() * longest);
-        let mut flat_mask = Vec::with_capacity(sources.len() * longest);
-        for ids in sources {
-            let padding = longest - ids.len();
-            flat_ids.extend_from_slice(ids);
-            flat_ids.extend(std::iter::repeat_n(self.search.pad_token_id, padding));
-            flat_mask.extend(std::iter::repeat_n(1i64, ids.len()));
-            flat_mask.extend(std::iter::repeat_n(0i64, padding));
-        }
-        let shape = [sources.len() as i64, longest as i64];
-        (
-            Tensor::from_slice(&flat_ids)
-                .view(shape)
-                .to_device(self.device),
-            Tensor::from_slice(&flat_mask)
-                .view(shape)
-                .to_device(self.device),
-        )
-    }
-
-    /// Log-probability of each generated token under the model's raw distribution: one
-    /// teacher-forced pass over the finished outputs, as transformers' goldens are scored.
-    fn score(
-        &self,
-        scorer: &MarianForConditionalGeneration,
-        input_ids: &Tensor,
-        attention_mask: &Tensor,
-        outputs: &[Vec<i64>],
-    ) -> Vec<Vec<f64>> {
-        let longest = outputs.iter().map(Vec::len).max().unwrap_or(0);
-        if longest == 0 {
-            return vec![Vec::new(); outputs.len()];
-        }
-        let pad = self.search.pad_token_id;
-        let mut decoder_inputs = Vec::with_capacity(outputs.len() * longest);
-        let mut targets = Vec::with_capacity(outputs.len() * longest);
-        for ids in outputs {
-            decoder_inputs.push(self.search.decoder_start_token_id);
-            decoder_inputs.extend_from_slice(&ids[..ids.len().saturating_sub(1)]);
-            // Causal attention: positions past a sentence's end never influence its own tokens.
-            let filled = ids.len().max(1);
-            decoder_inputs.extend(std::iter::repeat_n(pad, longest - filled));
-            targets.extend_from_slice(ids);
-            targets.extend(std::iter::repeat_n(pad, longest - ids.len()));
-        }
-        let shape = [outputs.len() as i64, longest as i64];
-        let decoder_inputs = Tensor::from_slice(&decoder_inputs)
-            .view(shape)
-            .to_device(self.device);
-        let targets = Tensor::from_slice(&targets)
-            .view(shape)
-            .to_device(self.device);
-        let logprobs = tch::no_grad(|| {
-            scorer
-                .forward_t(
-                    Some(input_ids),
-                    Some(attention_mask),
-                    None,
-                    Some(&decoder_inputs),
-                    None,
-                    None,
-                    false,
-                )
-                .decoder_output
-                .to_kind(Kind::Double)
-                .log_softmax(-1, Kind::Double)
-                .gather(-1, &targets.unsqueeze(-1), false)
-                .squeeze_dim(-1)
-                .to_device(Device::Cpu)
-        });
-        outputs
-            .iter()
-            .enumerate()
-            .map(|(row, ids)| {
-                (0..ids.len())
-                    .map(|column| logprobs.double_value(&[row as i64, column as i64]))
-                    .collect()
-            })
-            .collect()
+    fn ids_tensor(&self, ids: &[i64], shape: [i64; 2]) -> Tensor {
+        Tensor::from_slice(ids).view(shape).to_device(self.device)
     }
 }
 
-impl Engine for RustBertEngine {
-    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
-        let sources: Vec<Vec<i64>> = sentences.iter().map(|s| self.encode(s)).collect();
-
-        // Longest first, packed by padded token count; results go back to their input position.
-        let mut order: Vec<usize> = (0..sources.len()).collect();
-        order.sort_by_key(|&index| std::cmp::Reverse(sources[index].len()));
-        let mut results: Vec<Option<Translation>> = vec![None; sources.len()];
-
-        let models = self
-            .models
-            .lock()
-            .map_err(|_| EngineError::RustBert("an earlier translation panicked".into()))?;
-        let mut start = 0;
-        while start < order.len() {
-            // Sorted longest first, so the first sentence sets the padded width of the batch.
-            let width = sources[order[start]].len();
-            let mut end = start + 1;
-            while end < order.len() && (end - start + 1) * width <= self.batch_tokens {
-                end += 1;
-            }
-            let batch: Vec<&[i64]> = order[start..end]
-                .iter()
-                .map(|&index| sources[index].as_slice())
-                .collect();
-            let translations = self.translate_batch(&models, &batch)?;
-            for (&index, translation) in order[start..end].iter().zip(translations) {
-                results[index] = Some(translation);
-            }
-            start = end;
+impl Network for RustBertNetwork {
+    fn start_batch(
+        &self,
+        sources: &[Vec<u32>],
+        _cross_attention: bool,
+    ) -> Result<RustBertState, EngineError> {
+        let longest = sources.iter().map(Vec::len).max().unwrap_or(0);
+        if longest == 0 {
+            return Err(EngineError::InvalidOption(
+                "the encoder needs at least one non-empty source".into(),
+            ));
         }
-        results
-            .into_iter()
-            .map(|translation| {
-                translation
-                    .ok_or_else(|| EngineError::RustBert("a sentence got no translation".into()))
-            })
-            .collect()
-    }
-
-    fn source_token_count(&self, sentence: &str) -> usize {
-        self.encode(sentence).len()
+        if longest > self.max_positions {
+            return Err(EngineError::InvalidOption(format!(
+                "a source of {longest} tokens exceeds the model's {} positions",
+                self.max_positions
+            )));
+        }
+        let mut ids = Vec::with_capacity(sources.len() * longest);
+        let mut mask = Vec::with_capacity(sources.len() * longest);
+        for source in sources {
+            if let Some(bad) = source.iter().find(|&&id| id as usize >= self.vocab_size) {
+                return Err(EngineError::InvalidOption(format!(
+                    "token id {bad} is outside the source vocabulary of {}",
+                    self.vocab_size
+                )));
+            }
+            ids.extend(source.iter().map(|&id| i64::from(id)));
+            ids.extend(std::iter::repeat_n(
+                self.pad_token_id,
+                longest - source.len(),
+            ));
+            mask.extend(std::iter::repeat_n(1i64, source.len()));
+            mask.extend(std::iter::repeat_n(0i64, longest - source.len()));
+        }
+        let shape = [sources.len() as i64, longest as i64];
+        let (ids, encoder_mask) = (self.ids_tensor(&ids, shape), self.ids_tensor(&mask, shape));
+        let encoder_output = self.run(|model| model.encode(&ids, Some(&encoder_mask)))?;
+        Ok(RustBertState {
+            encoder_output,
+            encoder_mask,
+            cache: None,
+            rows: sources.len(),
+        })
     }
 
     fn max_source_tokens(&self) -> usize {
-        self.max_source_tokens
+        self.max_positions
+    }
+
+    fn max_target_tokens(&self) -> usize {
+        self.max_positions
+    }
+
+    fn provides_cross_attention(&self) -> bool {
+        false
+    }
+}
+
+impl StepModel for RustBertNetwork {
+    type State = RustBertState;
+
+    fn step(
+        &self,
+        state: &mut RustBertState,
+        last_tokens: &[u32],
+    ) -> Result<StepOutput, EngineError> {
+        let rows = state.rows;
+        if last_tokens.len() != rows {
+            return Err(EngineError::InvalidOption(format!(
+                "decoder step got {} tokens for {rows} rows",
+                last_tokens.len()
+            )));
+        }
+        if let Some(bad) = last_tokens
+            .iter()
+            .find(|&&id| id as usize >= self.vocab_size)
+        {
+            return Err(EngineError::InvalidOption(format!(
+                "token id {bad} is outside the target vocabulary of {}",
+                self.vocab_size
+            )));
+        }
+        let tokens: Vec<i64> = last_tokens.iter().map(|&id| i64::from(id)).collect();
+        let tokens = self.ids_tensor(&tokens, [rows as i64, 1]);
+        let cache = state.cache.take();
+        let (logits, cache) = self.run(|model| {
+            let output = model.forward_t(
+                None,
+                Some(&state.encoder_mask),
+                Some(&state.encoder_output),
+                Some(&tokens),
+                None,
+                cache,
+                false,
+            );
+            let logits = output
+                .decoder_output
+                .squeeze_dim(1)
+                .to_kind(Kind::Float)
+                .to_device(Device::Cpu)
+                .contiguous()
+                .view(-1);
+            (logits, output.cache)
+        })?;
+        state.cache = cache;
+        let logits = Vec::<f32>::try_from(&logits)
+            .map_err(|error| EngineError::RustBert(format!("reading the logits: {error}")))?;
+        let logits = candle_core::Tensor::from_vec(
+            logits,
+            (rows, self.vocab_size),
+            &candle_core::Device::Cpu,
+        )?;
+        Ok(StepOutput {
+            logits,
+            cross_attention: None,
+        })
+    }
+
+    fn select_rows(&self, state: &mut RustBertState, rows: &[usize]) -> Result<(), EngineError> {
+        if let Some(&bad) = rows.iter().find(|&&row| row >= state.rows) {
+            return Err(EngineError::InvalidOption(format!(
+                "row {bad} selected from a state of {} rows",
+                state.rows
+            )));
+        }
+        let indices: Vec<i64> = rows.iter().map(|&row| row as i64).collect();
+        let indices = Tensor::from_slice(&indices).to_device(self.device);
+        let pick = |tensor: &Tensor| tensor.index_select(0, &indices);
+        let cache = state.cache.take();
+        let (encoder_output, encoder_mask, cache) = self.run(|_| {
+            let cache = cache.map(|layers| {
+                layers
+                    .into_iter()
+                    .map(|(own, cross)| {
+                        let reorder = |layer: Option<LayerState>| {
+                            layer.map(|layer| LayerState {
+                                prev_key: pick(&layer.prev_key),
+                                prev_value: pick(&layer.prev_value),
+                            })
+                        };
+                        (reorder(own), reorder(cross))
+                    })
+                    .collect()
+            });
+            (
+                pick(&state.encoder_output),
+                pick(&state.encoder_mask),
+                cache,
+            )
+        })?;
+        *state = RustBertState {
+            encoder_output,
+            encoder_mask,
+            cache,
+            rows: rows.len(),
+        };
+        Ok(())
     }
 }
 
@@ -432,23 +330,6 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "libtorch failed".to_owned())
 }
 
-/// SentencePiece's `nmt_nfkc` normaliser trims and collapses whitespace; rust_tokenizers does not.
-fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn require_file(dir: &Path, name: &str) -> Result<PathBuf, EngineError> {
-    let path = dir.join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(EngineError::Model {
-            dir: dir.to_owned(),
-            problem: format!("no {name} — is this a Hugging Face Marian model folder?"),
-        })
-    }
-}
-
 fn read_json(path: &Path) -> Result<Value, EngineError> {
     let text = std::fs::read_to_string(path).map_err(|source| EngineError::Io {
         path: path.to_owned(),
@@ -457,26 +338,6 @@ fn read_json(path: &Path) -> Result<Value, EngineError> {
     serde_json::from_str(&text).map_err(|error| EngineError::ModelFile {
         path: path.to_owned(),
         problem: format!("not valid JSON: {error}"),
-    })
-}
-
-fn load_tokenizer(vocab: &Path, spm: &Path) -> Result<TokenizerOption, EngineError> {
-    fn as_str(path: &Path) -> Result<&str, EngineError> {
-        path.to_str().ok_or_else(|| EngineError::ModelFile {
-            path: path.to_owned(),
-            problem: "rust-bert needs a path that is valid UTF-8".into(),
-        })
-    }
-    TokenizerOption::from_file(
-        ModelType::Marian,
-        as_str(vocab)?,
-        Some(as_str(spm)?),
-        false,
-        None,
-        None,
-    )
-    .map_err(|error| {
-        EngineError::Tokenizer(format!("{} / {}: {error}", vocab.display(), spm.display()))
     })
 }
 
@@ -505,8 +366,8 @@ const MARIAN_DEFAULTS: &[(&str, fn() -> Value)] = &[
 ];
 
 /// The config rust-bert must see: Marian's embedding layout, transformers' defaults, and
-/// activation names rust-bert knows. Returns the JSON to hand over and its parsed form.
-fn adjust_config(path: &Path, config: Value) -> Result<(Value, BartConfig), EngineError> {
+/// activation names rust-bert knows.
+fn adjust_config(path: &Path, config: Value) -> Result<BartConfig, EngineError> {
     let problem = |problem: String| EngineError::ModelFile {
         path: path.to_owned(),
         problem,
@@ -565,121 +426,14 @@ fn adjust_config(path: &Path, config: Value) -> Result<(Value, BartConfig), Engi
     // Label maps are irrelevant for translation and their key types trip rust-bert's parser.
     map.remove("id2label");
     map.remove("label2id");
-    let adjusted = Value::Object(map);
-    let parsed: BartConfig = serde_json::from_value(adjusted.clone())
+    let parsed: BartConfig = serde_json::from_value(Value::Object(map))
         .map_err(|error| problem(format!("rust-bert cannot read it: {error}")))?;
     if parsed.d_model <= 0 || parsed.vocab_size <= 0 || parsed.max_position_embeddings <= 0 {
         return Err(problem(
             "d_model, vocab_size and max_position_embeddings must be positive".into(),
         ));
     }
-    Ok((adjusted, parsed))
-}
-
-/// Generation settings as transformers resolves them: `generation_config.json` when present,
-/// else the same keys in `config.json`, else transformers' defaults; the command line wins.
-fn resolve_search(
-    config_path: &Path,
-    config: &Value,
-    generation: Option<&Value>,
-    settings: &EngineSettings,
-) -> Result<SearchSettings, EngineError> {
-    let source = generation.unwrap_or(config);
-    let int = |key: &str| source.get(key).and_then(Value::as_i64);
-    let config_int = |key: &str| config.get(key).and_then(Value::as_i64);
-    let invalid = |message: String| EngineError::InvalidOption(message);
-
-    let pad_token_id = int("pad_token_id")
-        .or(config_int("pad_token_id"))
-        .unwrap_or(58100);
-    let eos_token_id = match source.get("eos_token_id").or(config.get("eos_token_id")) {
-        Some(Value::Array(ids)) => ids.first().and_then(Value::as_i64),
-        Some(value) => value.as_i64(),
-        None => None,
-    }
-    .unwrap_or(0);
-    let decoder_start_token_id = int("decoder_start_token_id")
-        .or(config_int("decoder_start_token_id"))
-        .unwrap_or(pad_token_id);
-
-    let num_beams = match settings.beam_size {
-        Some(beams) => i64::try_from(beams).unwrap_or(i64::MAX),
-        None => int("num_beams").unwrap_or(1),
-    };
-    if num_beams < 1 {
-        return Err(invalid("beam size must be at least 1".into()));
-    }
-    let max_new_tokens = match settings.max_new_tokens {
-        Some(tokens) => i64::try_from(tokens).unwrap_or(i64::MAX),
-        // transformers counts the decoder start token in `max_length`.
-        None => int("max_new_tokens").unwrap_or_else(|| int("max_length").unwrap_or(20) - 1),
-    };
-    if max_new_tokens < 1 {
-        return Err(invalid("max length must be at least 1 new token".into()));
-    }
-    let max_positions = config_int("max_position_embeddings").unwrap_or(1024);
-    if max_new_tokens >= max_positions {
-        return Err(invalid(format!(
-            "max length {max_new_tokens} needs more than the {max_positions} target positions of {}",
-            config_path.display()
-        )));
-    }
-    // Both minimums in rust-bert's terms (decoder start token counted); EOS forced at the limit
-    // wins over the minimum, as in transformers, so the minimum never reaches the forced step.
-    let min_from_config = int("min_length").unwrap_or(0);
-    let min_from_settings = settings
-        .min_new_tokens
-        .map(|tokens| i64::try_from(tokens).unwrap_or(i64::MAX).saturating_add(1))
-        .unwrap_or(0);
-    let min_length = min_from_config.max(min_from_settings).min(max_new_tokens);
-
-    let length_penalty = source
-        .get("length_penalty")
-        .and_then(Value::as_f64)
-        .unwrap_or(1.0);
-    let mut bad_word_ids: Vec<Vec<i64>> = source
-        .get("bad_words_ids")
-        .and_then(Value::as_array)
-        .map(|lists| {
-            lists
-                .iter()
-                .filter_map(Value::as_array)
-                .map(|ids| ids.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
-                .filter(|ids| !ids.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    // rust-bert's Marian always bans pad; listing it again is harmless but pointless.
-    bad_word_ids.retain(|ids| ids.as_slice() != [pad_token_id]);
-
-    Ok(SearchSettings {
-        num_beams,
-        max_new_tokens,
-        min_length,
-        length_penalty,
-        bad_word_ids,
-        decoder_start_token_id,
-        eos_token_id,
-        pad_token_id,
-    })
-}
-
-fn write_temp_json(value: &Value) -> Result<tempfile::NamedTempFile, EngineError> {
-    let mut file = tempfile::Builder::new()
-        .prefix("de2en-rust-bert-config-")
-        .suffix(".json")
-        .tempfile()
-        .map_err(|source| EngineError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
-    let io_error = |source| EngineError::Io {
-        path: std::env::temp_dir(),
-        source,
-    };
-    serde_json::to_writer(file.as_file_mut(), value).map_err(|error| io_error(error.into()))?;
-    std::io::Write::flush(file.as_file_mut()).map_err(io_error)?;
-    Ok(file)
+    Ok(parsed)
 }
 
 /// Marian's sinusoidal position table, as transformers computes it: `[positions, d_model]` with
@@ -790,6 +544,7 @@ fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Vec<u8>, EngineErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_bert::Activation;
 
     #[test]
     fn positions_put_sin_first_and_cos_second() {
@@ -804,23 +559,18 @@ mod tests {
     }
 
     #[test]
-    fn whitespace_collapses_like_sentencepiece() {
-        assert_eq!(
-            collapse_whitespace("  Guten\u{a0}\u{a0}Tag \t Welt "),
-            "Guten Tag Welt"
-        );
-    }
-
-    #[test]
     fn config_gains_marian_embedding_layout() {
         let config = serde_json::json!({
             "d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "vocab_size": 10,
             "max_position_embeddings": 32, "activation_function": "silu"
         });
-        let (adjusted, parsed) = adjust_config(Path::new("config.json"), config).unwrap();
-        assert_eq!(adjusted["normalize_embedding"], false);
-        assert_eq!(adjusted["static_position_embeddings"], true);
-        assert_eq!(adjusted["activation_function"], "swish");
+        let parsed = adjust_config(Path::new("config.json"), config).unwrap();
+        assert_eq!(parsed.normalize_embedding, Some(false));
+        assert_eq!(parsed.static_position_embeddings, Some(true));
+        assert!(matches!(
+            parsed.activation_function,
+            Some(Activation::swish)
+        ));
         assert_eq!(parsed.d_model, 16);
     }
 
@@ -829,35 +579,5 @@ mod tests {
         let config = serde_json::json!({"normalize_before": true});
         let error = adjust_config(Path::new("config.json"), config).unwrap_err();
         assert!(error.to_string().contains("normalize_before"), "{error}");
-    }
-
-    #[test]
-    fn limits_follow_transformers() {
-        let config = serde_json::json!({"max_position_embeddings": 64, "pad_token_id": 9});
-        let generation = serde_json::json!({
-            "num_beams": 4, "max_length": 20, "bad_words_ids": [[9], [3, 4]]
-        });
-        let search = resolve_search(
-            Path::new("config.json"),
-            &config,
-            Some(&generation),
-            &EngineSettings::default(),
-        )
-        .unwrap();
-        assert_eq!(search.num_beams, 4);
-        assert_eq!(search.max_new_tokens, 19);
-        assert_eq!(search.decoder_start_token_id, 9);
-        assert_eq!(search.bad_word_ids, vec![vec![3, 4]]);
-
-        let forced = EngineSettings {
-            beam_size: Some(1),
-            max_new_tokens: Some(32),
-            min_new_tokens: Some(32),
-            ..EngineSettings::default()
-        };
-        let search = resolve_search(Path::new("config.json"), &config, None, &forced).unwrap();
-        assert_eq!((search.num_beams, search.max_new_tokens), (1, 32));
-        // EOS suppressed for the first 31 tokens, forced at the 32nd.
-        assert_eq!(search.min_length, 32);
     }
 }

@@ -1,8 +1,11 @@
 //! Marian (opus-mt) encoder-decoder on candle, with an explicit KV cache and padding masks.
 //!
 //! [`MarianEngine`] ties the pieces together for the pipeline: the folder's configs
-//! ([`config`]), its weights ([`weights`]) and tokenizer, the network ([`model`]), the packing of
-//! sentences into batches ([`crate::batch`]) and the search ([`crate::engine::decode`]).
+//! ([`config`]) and tokenizer, a [`Network`] that runs the tensors, the packing of sentences into
+//! batches ([`crate::batch`]) and the search ([`crate::engine::decode`]). The default network is
+//! our candle model ([`model`], [`weights`]); the `rust-bert` feature adds rust-bert's on libtorch
+//! ([`crate::engine::rust_bert`]). Everything but the tensor code is shared, so the two engines
+//! read the same configs, tokenise the same way and search with the same rules.
 //!
 //! Sources longer than the model's positions are truncated to `max_position_embeddings` tokens
 //! (EOS kept last), as transformers' tokenizer does with `truncation=True`: the document layer
@@ -13,12 +16,12 @@ pub mod config;
 pub mod model;
 pub mod weights;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use self::config::ModelConfigs;
 use self::model::MarianModel;
 use self::weights::WeightFile;
-use super::decode::{GenerationOptions, Hypothesis, generate};
+use super::decode::{GenerationOptions, Hypothesis, StepModel, generate};
 use super::tokenizer::MarianTokenizer;
 use super::{Engine, EngineError, Translation, WordAlignment};
 use crate::document::ByteSpan;
@@ -59,9 +62,92 @@ const MAX_BATCH_SENTENCES: usize = 64;
 /// Source token ids and the byte span of the sentence each one covers.
 type EncodedSentence = (Vec<u32>, Vec<(usize, usize)>);
 
-/// A Marian model folder loaded for translation.
-pub struct MarianEngine {
-    model: MarianModel,
+/// The tensor side of a [`MarianEngine`]: the encoder for a batch, then decoder steps for search.
+pub trait Network: StepModel + Send + Sync {
+    /// Runs the encoder over `sources` (ids, EOS included, unpadded, none empty) and returns the
+    /// decoder state before the first step, one row per source. With `cross_attention`, every
+    /// step also returns the last layer's head-averaged cross-attention (for word alignment).
+    fn start_batch(
+        &self,
+        sources: &[Vec<u32>],
+        cross_attention: bool,
+    ) -> Result<Self::State, EngineError>;
+
+    /// The longest source, in tokens, EOS included.
+    fn max_source_tokens(&self) -> usize;
+
+    /// The longest target, in new tokens: one position per fed token.
+    fn max_target_tokens(&self) -> usize;
+
+    /// Whether steps can return cross-attention; without it no word alignment is reported.
+    fn provides_cross_attention(&self) -> bool;
+}
+
+impl Network for MarianModel {
+    fn start_batch(
+        &self,
+        sources: &[Vec<u32>],
+        cross_attention: bool,
+    ) -> Result<Self::State, EngineError> {
+        Ok(self.start(self.encode(sources)?, cross_attention))
+    }
+
+    fn max_source_tokens(&self) -> usize {
+        self.config().max_position_embeddings
+    }
+
+    fn max_target_tokens(&self) -> usize {
+        MarianModel::max_target_tokens(self)
+    }
+
+    fn provides_cross_attention(&self) -> bool {
+        true
+    }
+}
+
+/// What every engine reads from a model folder before its network: the configs and the
+/// tokenizer, checked against each other.
+pub struct ModelFolder {
+    dir: PathBuf,
+    configs: ModelConfigs,
+    tokenizer: MarianTokenizer,
+}
+
+impl ModelFolder {
+    pub fn open(dir: &Path) -> Result<Self, EngineError> {
+        let configs = ModelConfigs::load(dir)?;
+        let tokenizer = MarianTokenizer::from_dir(dir)?;
+        // transformers sizes the embeddings from config.json, the tokenizer from vocab.json; a
+        // tokenizer that can produce ids the embeddings lack would fail mid-translation.
+        if tokenizer.vocab_size() > configs.model.vocab_size {
+            return Err(EngineError::ModelFile {
+                path: dir.join("vocab.json"),
+                problem: format!(
+                    "has {} tokens, but config.json says vocab_size is {}",
+                    tokenizer.vocab_size(),
+                    configs.model.vocab_size
+                ),
+            });
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            configs,
+            tokenizer,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn configs(&self) -> &ModelConfigs {
+        &self.configs
+    }
+}
+
+/// A Marian model folder loaded for translation, on our candle network unless told otherwise.
+pub struct MarianEngine<N: Network = MarianModel> {
+    network: N,
     tokenizer: MarianTokenizer,
     options: GenerationOptions,
     batch_tokens: usize,
@@ -71,26 +157,27 @@ pub struct MarianEngine {
 impl MarianEngine {
     /// Loads config, generation config, tokenizer and weights from a Hugging Face model folder.
     pub fn load(dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
-        let configs = ModelConfigs::load(dir)?;
-        let cfg = &configs.model;
-        let tokenizer = MarianTokenizer::from_dir(dir)?;
-        // transformers sizes the embeddings from config.json, the tokenizer from vocab.json; a
-        // tokenizer that can produce ids the embeddings lack would fail mid-translation.
-        if tokenizer.vocab_size() > cfg.vocab_size {
-            return Err(EngineError::ModelFile {
-                path: dir.join("vocab.json"),
-                problem: format!(
-                    "has {} tokens, but config.json says vocab_size is {}",
-                    tokenizer.vocab_size(),
-                    cfg.vocab_size
-                ),
-            });
-        }
+        let folder = ModelFolder::open(dir)?;
         let weights = WeightFile::open(dir)?;
-        let model = MarianModel::load(cfg, &weights)?;
+        let model = MarianModel::load(&folder.configs.model, &weights)?;
+        Self::with_network(folder, model, settings)
+    }
+}
 
+impl<N: Network> MarianEngine<N> {
+    /// An engine on `network`, which must have been built from `folder`'s config and weights.
+    pub fn with_network(
+        folder: ModelFolder,
+        network: N,
+        settings: &EngineSettings,
+    ) -> Result<Self, EngineError> {
+        let ModelFolder {
+            dir,
+            configs,
+            tokenizer,
+        } = folder;
         let generation = &configs.generation;
-        let limit = model.max_target_tokens();
+        let limit = network.max_target_tokens();
         let max_new_tokens = match settings.max_new_tokens {
             Some(n) if n > limit => {
                 return Err(EngineError::InvalidOption(format!(
@@ -113,18 +200,18 @@ impl MarianEngine {
             decoder_start_token_id: generation.decoder_start_token_id,
             forced_eos_token_id: generation.forced_eos_token_id,
         };
-        options.validate(cfg.target_vocab_size())?;
+        options.validate(configs.model.target_vocab_size())?;
         if settings.batch_tokens == 0 {
             return Err(EngineError::InvalidOption(
                 "batch tokens must be at least 1".into(),
             ));
         }
         Ok(Self {
-            model,
+            alignment: settings.alignment && network.provides_cross_attention(),
+            network,
             tokenizer,
             options,
             batch_tokens: settings.batch_tokens,
-            alignment: settings.alignment,
         })
     }
 
@@ -184,7 +271,7 @@ impl MarianEngine {
     }
 }
 
-impl Engine for MarianEngine {
+impl<N: Network> Engine for MarianEngine<N> {
     fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
         let mut encoded = Vec::with_capacity(sentences.len());
         for sentence in sentences {
@@ -203,10 +290,8 @@ impl Engine for MarianEngine {
             |_| self.empty_translation(),
             |batch| {
                 let sources: Vec<Vec<u32>> = batch.iter().map(|&i| encoded[i].0.clone()).collect();
-                let state = self
-                    .model
-                    .start(self.model.encode(&sources)?, self.alignment);
-                let hypotheses = generate(&self.model, state, batch.len(), &self.options)?;
+                let state = self.network.start_batch(&sources, self.alignment)?;
+                let hypotheses = generate(&self.network, state, batch.len(), &self.options)?;
                 if hypotheses.len() != batch.len() {
                     return Err(EngineError::Decode(format!(
                         "search returned {} hypotheses for {} sentences",
@@ -233,7 +318,7 @@ impl Engine for MarianEngine {
     }
 
     fn max_source_tokens(&self) -> usize {
-        self.model.config().max_position_embeddings
+        self.network.max_source_tokens()
     }
 }
 
