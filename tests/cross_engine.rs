@@ -163,6 +163,12 @@ fn compare_engines(
                 "{label} #{index} {sentence:?}: sum_logprob rust-bert {} vs candle {}",
                 a.sum_logprob, b.sum_logprob
             );
+        } else if a.alignment != b.alignment {
+            let _ = writeln!(
+                report,
+                "{label} #{index} {sentence:?}: word alignment\n    rust-bert {:?}\n    candle    {:?}",
+                a.alignment, b.alignment
+            );
         }
     }
 }
@@ -221,7 +227,12 @@ fn rust_bert_agrees_with_default_engine() {
         let sentences: Vec<&str> = golden.sentences.iter().map(|s| s.text.as_str()).collect();
         for case in &golden.cases {
             let label = format!("{model} {}", case.name);
-            let settings = settings(case, ONE_BATCH);
+            // Word alignment on: the engines must pair the same words (quotations, emphasis and
+            // links are placed by it).
+            let settings = EngineSettings {
+                alignment: true,
+                ..settings(case, ONE_BATCH)
+            };
             let candle = MarianEngine::load(&model_dir(model), &settings)
                 .unwrap_or_else(|error| panic!("{label}: candle engine: {error}"));
             let rust_bert = RustBertEngine::load(&model_dir(model), &settings)

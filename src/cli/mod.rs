@@ -94,6 +94,9 @@ pub enum Quotes {
 pub enum EngineKind {
     /// The Marian (opus-mt) transformer from --model.
     Marian,
+    /// The same Marian model on rust-bert and libtorch (a GPU when libtorch sees one). Needs a
+    /// de2en built with `--features rust-bert`; see docs/rust-bert.md.
+    RustBert,
     /// No model: every sentence comes back unchanged. For checking segmentation, structure and
     /// file handling; the output equals the input (quotes aside).
     Identity,

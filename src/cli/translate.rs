@@ -154,6 +154,12 @@ fn build_engine(settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)
             let dir = resolved.dir.canonicalize().unwrap_or(resolved.dir);
             (Box::new(engine), format!("marian:{}", dir.display()))
         }
+        EngineKind::RustBert => {
+            let resolved = models::resolve(&settings.model).map_err(|e| UsageError(e.into()))?;
+            let engine = load_rust_bert(&resolved.dir, settings)?;
+            let dir = resolved.dir.canonicalize().unwrap_or(resolved.dir);
+            (engine, format!("rust-bert:{}", dir.display()))
+        }
     };
     Ok(match settings.debug_engine_delay_ms {
         Some(ms) => (
@@ -165,6 +171,29 @@ fn build_engine(settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)
         ),
         None => (engine, fingerprint),
     })
+}
+
+/// rust-bert's network on libtorch, on the first GPU libtorch sees, else the CPU.
+#[cfg(feature = "rust-bert")]
+fn load_rust_bert(dir: &Path, settings: &Settings) -> anyhow::Result<Box<dyn Engine>> {
+    use crate::engine::rust_bert::{self, RustBertEngine};
+    if let Some(threads) = settings.threads {
+        rust_bert::set_threads(threads);
+    }
+    let engine =
+        RustBertEngine::load_on_device(dir, &settings.engine_settings, rust_bert::default_device())
+            .with_context(|| format!("could not load the model in {}", dir.display()))?;
+    Ok(Box::new(engine))
+}
+
+#[cfg(not(feature = "rust-bert"))]
+fn load_rust_bert(_dir: &Path, _settings: &Settings) -> anyhow::Result<Box<dyn Engine>> {
+    Err(UsageError::new(
+        "this de2en was built without the rust-bert engine; build it with \
+         `scripts/with-libtorch.sh cargo build --release --features rust-bert` \
+         (see docs/rust-bert.md), or use the default engine (--engine marian)",
+    )
+    .into())
 }
 
 /// Test hook (`--debug-engine-delay-ms`): makes every engine call slow enough to interrupt.

@@ -22,8 +22,10 @@
 //!   we compute them as Marian does (sin in the first half, cos in the second) and pass the weights
 //!   as an in-memory libtorch archive.
 //!
-//! No word alignment: rust-bert's decoder discards its cross-attention weights, so Markdown
-//! emphasis and links wrap the whole translated sentence with this engine.
+//! Word alignment needs the last decoder layer's cross-attention, which rust-bert computes and
+//! discards; [`AlignmentProbe`] recomputes it from the layer's input (rust-bert's hidden states)
+//! and its key/value cache, so quotations, emphasis and links land on the same words as with the
+//! default engine.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -54,7 +56,7 @@ impl RustBertEngine {
         device: Device,
     ) -> Result<Self, EngineError> {
         let folder = ModelFolder::open(dir)?;
-        let network = RustBertNetwork::load(dir, device)?;
+        let network = RustBertNetwork::load(dir, device, settings.alignment)?;
         Ok(Self(MarianEngine::with_network(folder, network, settings)?))
     }
 }
@@ -87,12 +89,21 @@ pub fn set_threads(threads: usize) {
 /// rust-bert's Marian network and the weights it was built from.
 pub struct RustBertNetwork {
     /// Tensors are `Send` but not `Sync`; the search runs one step at a time anyway.
-    model: Mutex<MarianForConditionalGeneration>,
+    model: Mutex<Model>,
     _weights: nn::VarStore,
+    /// Whether steps can return cross-attention (word alignment was asked for at load time).
+    aligns: bool,
     device: Device,
     pad_token_id: i64,
     vocab_size: usize,
     max_positions: usize,
+}
+
+/// What runs under the lock.
+struct Model {
+    network: MarianForConditionalGeneration,
+    /// Present when word alignments were asked for at load time.
+    probe: Option<AlignmentProbe>,
 }
 
 /// Decoder state between steps: the encoder output and rust-bert's per-layer key/value cache,
@@ -104,13 +115,106 @@ pub struct RustBertState {
     /// first step.
     cache: Option<Vec<(Option<LayerState>, Option<LayerState>)>>,
     rows: usize,
+    cross_attention: bool,
+}
+
+/// The last decoder layer's cross-attention probabilities, recomputed from what rust-bert does
+/// return: the layer's input (the previous layer's output), its self-attention cache (this step
+/// included) and its cross-attention keys. A one-layer decoder gets no probe: its input would be
+/// the embeddings, which rust-bert does not return (opus-mt models have six layers).
+struct AlignmentProbe {
+    self_query: (Tensor, Tensor),
+    self_out: (Tensor, Tensor),
+    self_norm: (Tensor, Tensor),
+    cross_query: (Tensor, Tensor),
+    heads: i64,
+    d_model: i64,
+}
+
+/// Marian's (and PyTorch's) layer norm epsilon.
+const LAYER_NORM_EPS: f64 = 1e-5;
+
+impl AlignmentProbe {
+    fn new(store: &nn::VarStore, config: &BartConfig) -> Result<Self, String> {
+        let variables = store.variables();
+        let layers = config.decoder_layers;
+        let get = |name: &str| {
+            variables
+                .get(name)
+                .map(Tensor::shallow_clone)
+                .ok_or_else(|| format!("rust-bert's model has no {name}"))
+        };
+        let pair = |prefix: &str| -> Result<(Tensor, Tensor), String> {
+            Ok((
+                get(&format!("{prefix}.weight"))?,
+                get(&format!("{prefix}.bias"))?,
+            ))
+        };
+        let last = format!("model.decoder.layers.{}", layers - 1);
+        Ok(Self {
+            self_query: pair(&format!("{last}.self_attn.q_proj"))?,
+            self_out: pair(&format!("{last}.self_attn.out_proj"))?,
+            self_norm: pair(&format!("{last}.self_attn_layer_norm"))?,
+            cross_query: pair(&format!("{last}.encoder_attn.q_proj"))?,
+            heads: config.decoder_attention_heads,
+            d_model: config.d_model,
+        })
+    }
+
+    /// Head-averaged cross-attention `[rows, source_len]` of the last layer for this step.
+    fn cross_attention(
+        &self,
+        layer_input: &Tensor,
+        own: &LayerState,
+        cross: &LayerState,
+        encoder_mask: &Tensor,
+    ) -> Tensor {
+        let rows = layer_input.size()[0];
+        let (heads, d) = (self.heads, self.d_model);
+        let head_dim = d / heads;
+        let scaling = (head_dim as f64).powf(-0.5);
+        let split_heads = |x: Tensor| x.view([rows, 1, heads, head_dim]).transpose(1, 2);
+        let linear = |x: &Tensor, (weight, bias): &(Tensor, Tensor)| x.linear(weight, Some(bias));
+
+        // Self-attention over every position so far (the cache includes this step).
+        let query = split_heads(linear(layer_input, &self.self_query) * scaling);
+        let weights = query
+            .matmul(&own.prev_key.transpose(-1, -2))
+            .softmax(-1, Kind::Float);
+        let context = weights
+            .matmul(&own.prev_value)
+            .transpose(1, 2)
+            .reshape([rows, 1, d]);
+        let (norm_weight, norm_bias) = &self.self_norm;
+        let hidden = (layer_input + linear(&context, &self.self_out)).layer_norm(
+            [d],
+            Some(norm_weight),
+            Some(norm_bias),
+            LAYER_NORM_EPS,
+            false,
+        );
+
+        // Cross-attention probabilities, padding excluded, averaged over heads.
+        let query = split_heads(linear(&hidden, &self.cross_query) * scaling);
+        let padding = encoder_mask.eq(0).view([rows, 1, 1, -1]);
+        query
+            .matmul(&cross.prev_key.transpose(-1, -2))
+            .masked_fill(&padding, f64::NEG_INFINITY)
+            .softmax(-1, Kind::Float)
+            .mean_dim(Some([1i64].as_slice()), false, Kind::Float)
+            .squeeze_dim(1)
+    }
 }
 
 impl RustBertNetwork {
-    fn load(dir: &Path, device: Device) -> Result<Self, EngineError> {
+    /// Builds rust-bert's model from the folder; with `alignment`, steps can also return the
+    /// cross-attention that word alignment needs.
+    fn load(dir: &Path, device: Device, alignment: bool) -> Result<Self, EngineError> {
         let config_path = dir.join("config.json");
         let raw_config = read_json(&config_path)?;
-        let config = adjust_config(&config_path, raw_config)?;
+        let mut config = adjust_config(&config_path, raw_config)?;
+        // The probe needs the input of the last decoder layer.
+        config.output_hidden_states = Some(alignment);
         let weights = prepare_weights(dir, &config)?;
 
         let mut store = nn::VarStore::new(device);
@@ -131,8 +235,22 @@ impl RustBertNetwork {
                 problem: format!("the weights do not fit the model config.json describes: {error}"),
             })?;
         store.freeze();
+        let probe = if alignment && config.decoder_layers > 1 {
+            Some(
+                AlignmentProbe::new(&store, &config).map_err(|problem| EngineError::Model {
+                    dir: dir.to_owned(),
+                    problem,
+                })?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
-            model: Mutex::new(model),
+            aligns: probe.is_some(),
+            model: Mutex::new(Model {
+                network: model,
+                probe,
+            }),
             _weights: store,
             device,
             pad_token_id: config.pad_token_id.unwrap_or(0),
@@ -142,10 +260,7 @@ impl RustBertNetwork {
     }
 
     /// Runs `work` on the model with libtorch panics turned into errors.
-    fn run<T>(
-        &self,
-        work: impl FnOnce(&MarianForConditionalGeneration) -> T,
-    ) -> Result<T, EngineError> {
+    fn run<T>(&self, work: impl FnOnce(&Model) -> T) -> Result<T, EngineError> {
         // A panic inside libtorch leaves no half-updated state in the model itself (its weights
         // are frozen), so a poisoned lock is safe to reuse.
         let model = self
@@ -165,7 +280,7 @@ impl Network for RustBertNetwork {
     fn start_batch(
         &self,
         sources: &[Vec<u32>],
-        _cross_attention: bool,
+        cross_attention: bool,
     ) -> Result<RustBertState, EngineError> {
         let longest = sources.iter().map(Vec::len).max().unwrap_or(0);
         if longest == 0 {
@@ -198,12 +313,13 @@ impl Network for RustBertNetwork {
         }
         let shape = [sources.len() as i64, longest as i64];
         let (ids, encoder_mask) = (self.ids_tensor(&ids, shape), self.ids_tensor(&mask, shape));
-        let encoder_output = self.run(|model| model.encode(&ids, Some(&encoder_mask)))?;
+        let encoder_output = self.run(|model| model.network.encode(&ids, Some(&encoder_mask)))?;
         Ok(RustBertState {
             encoder_output,
             encoder_mask,
             cache: None,
             rows: sources.len(),
+            cross_attention,
         })
     }
 
@@ -216,7 +332,7 @@ impl Network for RustBertNetwork {
     }
 
     fn provides_cross_attention(&self) -> bool {
-        false
+        self.aligns
     }
 }
 
@@ -247,8 +363,9 @@ impl StepModel for RustBertNetwork {
         let tokens: Vec<i64> = last_tokens.iter().map(|&id| i64::from(id)).collect();
         let tokens = self.ids_tensor(&tokens, [rows as i64, 1]);
         let cache = state.cache.take();
-        let (logits, cache) = self.run(|model| {
-            let output = model.forward_t(
+        let want_attention = state.cross_attention;
+        let (logits, attention, cache) = self.run(|model| {
+            let output = model.network.forward_t(
                 None,
                 Some(&state.encoder_mask),
                 Some(&state.encoder_output),
@@ -257,6 +374,22 @@ impl StepModel for RustBertNetwork {
                 cache,
                 false,
             );
+            let attention = match (&model.probe, &output.cache) {
+                (Some(probe), Some(layers)) if want_attention => {
+                    let hidden = output.all_decoder_hidden_states.as_deref().unwrap_or(&[]);
+                    let input = hidden.len().checked_sub(2).map(|last| &hidden[last]);
+                    match (input, layers.last()) {
+                        (Some(input), Some((Some(own), Some(cross)))) => Some(
+                            probe
+                                .cross_attention(input, own, cross, &state.encoder_mask)
+                                .to_device(Device::Cpu)
+                                .contiguous(),
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
             let logits = output
                 .decoder_output
                 .squeeze_dim(1)
@@ -264,19 +397,25 @@ impl StepModel for RustBertNetwork {
                 .to_device(Device::Cpu)
                 .contiguous()
                 .view(-1);
-            (logits, output.cache)
+            (logits, attention, output.cache)
         })?;
         state.cache = cache;
-        let logits = Vec::<f32>::try_from(&logits)
-            .map_err(|error| EngineError::RustBert(format!("reading the logits: {error}")))?;
-        let logits = candle_core::Tensor::from_vec(
-            logits,
-            (rows, self.vocab_size),
-            &candle_core::Device::Cpu,
-        )?;
+        let logits = to_candle(&logits, (rows, self.vocab_size))?;
+        let cross_attention = match attention {
+            Some(attention) => {
+                let width = attention.size()[1] as usize;
+                Some(to_candle(&attention.view(-1), (rows, width))?)
+            }
+            None if want_attention => {
+                return Err(EngineError::RustBert(
+                    "rust-bert returned no decoder cache for word alignment".into(),
+                ));
+            }
+            None => None,
+        };
         Ok(StepOutput {
             logits,
-            cross_attention: None,
+            cross_attention,
         })
     }
 
@@ -312,14 +451,23 @@ impl StepModel for RustBertNetwork {
                 cache,
             )
         })?;
-        *state = RustBertState {
-            encoder_output,
-            encoder_mask,
-            cache,
-            rows: rows.len(),
-        };
+        state.encoder_output = encoder_output;
+        state.encoder_mask = encoder_mask;
+        state.cache = cache;
+        state.rows = rows.len();
         Ok(())
     }
+}
+
+/// A flat f32 libtorch tensor on the CPU as a candle tensor of `shape`.
+fn to_candle(tensor: &Tensor, shape: (usize, usize)) -> Result<candle_core::Tensor, EngineError> {
+    let values = Vec::<f32>::try_from(tensor)
+        .map_err(|error| EngineError::RustBert(format!("reading a libtorch tensor: {error}")))?;
+    Ok(candle_core::Tensor::from_vec(
+        values,
+        shape,
+        &candle_core::Device::Cpu,
+    )?)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
