@@ -17,6 +17,9 @@ How each engine is driven:
   same command on empty input; translation time = wall time on the sentences minus that.
   Batch 1 uses --batch-tokens 1 (one sentence per batch); batch 32 uses 32 × the mean padded source
   length, which packs about 32 sentences per batch (de2en packs by padded tokens, not sentences).
+- de2en-rust-bert: the same command with `--engine rust-bert`, run by a de2en built with the
+  `rust-bert` feature (--de2en-rust-bert; run_bench.sh builds it with RUST_BERT=1), with
+  LD_LIBRARY_PATH pointing at this Python's torch/lib.
 - transformers: MarianTokenizer + MarianMTModel.generate(num_beams=B, min_new_tokens=32,
   max_new_tokens=32), torch.set_num_threads(2), OMP_WAIT_POLICY=PASSIVE, torch.inference_mode.
 - CTranslate2: Translator(intra_threads=2, inter_threads=1, compute_type fp32 / int8),
@@ -44,8 +47,8 @@ OUT = HERE / "out"
 MODEL_DIR = OUT / "opus-mt-de-en-random"
 CT2_DIRS = {"ct2-fp32": OUT / "ct2-fp32", "ct2-int8": OUT / "ct2-int8"}
 NEW_TOKENS = 32
-ENGINES = ["de2en", "transformers", "ct2-fp32", "ct2-int8"]
-PEERS = ["transformers", "ct2-fp32", "ct2-int8"]
+ENGINES = ["de2en", "de2en-rust-bert", "transformers", "ct2-fp32", "ct2-int8"]
+PEERS = ["de2en-rust-bert", "transformers", "ct2-fp32", "ct2-int8"]
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
@@ -152,10 +155,26 @@ def de2en_batch_tokens(sentences: list[str], batch: int) -> int:
     return max(1, round(batch * mean_len))
 
 
+def torch_lib_dir() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("de2en-rust-bert needs libtorch: this Python has no torch")
+    return str(Path(spec.origin).parent / "lib")
+
+
 def worker_de2en(args, sentences: list[str]) -> dict:
     batch_tokens = de2en_batch_tokens(sentences, args.batch)
+    rust_bert = args.engine == "de2en-rust-bert"
+    if rust_bert:
+        # Built with the feature but without an rpath: the loader must be told where libtorch is.
+        lib = torch_lib_dir()
+        old = os.environ.get("LD_LIBRARY_PATH")
+        os.environ["LD_LIBRARY_PATH"] = lib + (":" + old if old else "")
     cmd = [
-        args.de2en, "translate",
+        args.de2en_rust_bert if rust_bert else args.de2en, "translate",
+        "--engine", "rust-bert" if rust_bert else "marian",
         "--model", str(MODEL_DIR),
         "--input-format", "lines",
         "--beam-size", str(args.beam),
@@ -209,7 +228,9 @@ def worker_de2en(args, sentences: list[str]) -> dict:
 
 def run_worker(args) -> int:
     sentences = read_sentences(Path(args.sentences), args.n)
-    fn = {"transformers": worker_transformers, "de2en": worker_de2en}.get(args.engine, worker_ct2)
+    fn = {"transformers": worker_transformers, "de2en": worker_de2en, "de2en-rust-bert": worker_de2en}.get(
+        args.engine, worker_ct2
+    )
     result = fn(args, sentences)
     result.update(engine=args.engine, beam=args.beam, batch=args.batch, sentences=len(sentences))
     print("RESULT " + json.dumps(result, ensure_ascii=False))
@@ -229,6 +250,7 @@ def run_one(args, engine: str, beam: int, batch: int) -> dict:
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
         "--beam", str(beam), "--batch", str(batch), "--n", str(args.n),
         "--threads", str(args.threads), "--sentences", str(args.sentences), "--de2en", args.de2en,
+        "--de2en-rust-bert", args.de2en_rust_bert,
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -321,6 +343,11 @@ def main() -> int:
         default=os.environ.get("DE2EN_BIN", str(Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "de2en")),
         help="de2en binary (default $DE2EN_BIN, else $CARGO_TARGET_DIR/release/de2en, else target/release/de2en)",
     )
+    parser.add_argument(
+        "--de2en-rust-bert",
+        default=os.environ.get("DE2EN_RUST_BERT_BIN", str(REPO / "target" / "rust-bert" / "release" / "de2en")),
+        help="de2en built with --features rust-bert (default $DE2EN_RUST_BERT_BIN, else target/rust-bert/release/de2en)",
+    )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per (engine, beam, batch) run")
     parser.add_argument("--results", default=str(OUT / "results.md"), help="markdown table written here too")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
@@ -351,6 +378,14 @@ def main() -> int:
     if "de2en" in engines and not (Path(args.de2en).is_file() and os.access(args.de2en, os.X_OK)):
         print(f"skipping de2en: no binary at {args.de2en} (cargo build --release, or pass --de2en)", file=sys.stderr)
         engines.remove("de2en")
+    rust_bert_bin = Path(args.de2en_rust_bert)
+    if "de2en-rust-bert" in engines and not (rust_bert_bin.is_file() and os.access(rust_bert_bin, os.X_OK)):
+        print(
+            f"skipping de2en-rust-bert: no binary at {rust_bert_bin} (RUST_BERT=1 scripts/bench/run_bench.sh, "
+            "or pass --de2en-rust-bert)",
+            file=sys.stderr,
+        )
+        engines.remove("de2en-rust-bert")
 
     results = []
     for beam in args.beams:

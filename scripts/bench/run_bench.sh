@@ -5,9 +5,12 @@
 #   scripts/bench/run_bench.sh            # 500 sentences, beam 1/4 x batch 1/32, all engines
 #   scripts/bench/run_bench.sh --quick    # 100 sentences
 #   NO_BUILD=1 scripts/bench/run_bench.sh --engines transformers,ct2-fp32
+#   RUST_BERT=1 scripts/bench/run_bench.sh --quick   # also build and run --engine rust-bert
 #
 # Environment: PYTHON (default /work/pyenv/venv/bin/python, else python3), CARGO_TARGET_DIR,
-# DE2EN_BIN (skip the build and use this binary), NO_BUILD=1 (do not run cargo).
+# DE2EN_BIN (skip the build and use this binary), NO_BUILD=1 (do not run cargo), RUST_BERT=1
+# (build de2en with the rust-bert feature into target/rust-bert through scripts/with-libtorch.sh),
+# DE2EN_RUST_BERT_BIN (use this rust-bert build instead).
 # Results: printed, and written to scripts/bench/out/results.md and results.json.
 set -euo pipefail
 
@@ -28,6 +31,12 @@ if [[ -z "${DE2EN_BIN:-}" && -z "${NO_BUILD:-}" ]]; then
     else
         echo "warning: cargo not found; de2en will be skipped if no binary exists" >&2
     fi
+fi
+
+if [[ -n "${RUST_BERT:-}" && -z "${DE2EN_RUST_BERT_BIN:-}" && -z "${NO_BUILD:-}" ]]; then
+    (cd "$repo" && CARGO_TARGET_DIR="$repo/target/rust-bert" scripts/with-libtorch.sh \
+        cargo build --release --quiet --features rust-bert) ||
+        echo "warning: the rust-bert build failed; de2en-rust-bert will be skipped" >&2
 fi
 
 exec "$python" "$here/bench.py" "$@"

@@ -490,28 +490,33 @@ fn read_json(path: &Path) -> Result<Value, EngineError> {
 }
 
 /// transformers' `MarianConfig` defaults for keys an old or minimal config may lack.
-const MARIAN_DEFAULTS: &[(&str, fn() -> Value)] = &[
-    ("activation_function", || Value::from("gelu")),
-    ("activation_dropout", || Value::from(0.0)),
-    ("attention_dropout", || Value::from(0.0)),
-    ("dropout", || Value::from(0.1)),
-    ("d_model", || Value::from(1024)),
-    ("decoder_attention_heads", || Value::from(16)),
-    ("decoder_ffn_dim", || Value::from(4096)),
-    ("decoder_layerdrop", || Value::from(0.0)),
-    ("decoder_layers", || Value::from(12)),
-    ("encoder_attention_heads", || Value::from(16)),
-    ("encoder_ffn_dim", || Value::from(4096)),
-    ("encoder_layerdrop", || Value::from(0.0)),
-    ("encoder_layers", || Value::from(12)),
-    ("init_std", || Value::from(0.02)),
-    ("max_position_embeddings", || Value::from(1024)),
-    ("vocab_size", || Value::from(58101)),
-    ("scale_embedding", || Value::from(false)),
-    ("pad_token_id", || Value::from(58100)),
-    ("eos_token_id", || Value::from(0)),
-    ("decoder_start_token_id", || Value::from(58100)),
-];
+fn marian_defaults() -> serde_json::Map<String, Value> {
+    let Value::Object(defaults) = serde_json::json!({
+        "activation_function": "gelu",
+        "activation_dropout": 0.0,
+        "attention_dropout": 0.0,
+        "dropout": 0.1,
+        "d_model": 1024,
+        "decoder_attention_heads": 16,
+        "decoder_ffn_dim": 4096,
+        "decoder_layerdrop": 0.0,
+        "decoder_layers": 12,
+        "encoder_attention_heads": 16,
+        "encoder_ffn_dim": 4096,
+        "encoder_layerdrop": 0.0,
+        "encoder_layers": 12,
+        "init_std": 0.02,
+        "max_position_embeddings": 1024,
+        "vocab_size": 58101,
+        "scale_embedding": false,
+        "pad_token_id": 58100,
+        "eos_token_id": 0,
+        "decoder_start_token_id": 58100,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    defaults
+}
 
 /// The config rust-bert must see: Marian's embedding layout, transformers' defaults, and
 /// activation names rust-bert knows.
@@ -537,9 +542,9 @@ fn adjust_config(path: &Path, config: Value) -> Result<BartConfig, EngineError> 
             "share_encoder_decoder_embeddings: false is not supported by rust-bert's Marian".into(),
         ));
     }
-    for (key, default) in MARIAN_DEFAULTS {
-        if map.get(*key).is_none_or(Value::is_null) {
-            map.insert((*key).to_owned(), default());
+    for (key, default) in marian_defaults() {
+        if map.get(&key).is_none_or(Value::is_null) {
+            map.insert(key, default);
         }
     }
     if let Some(decoder_vocab) = map.get("decoder_vocab_size").and_then(Value::as_i64)
