@@ -114,6 +114,7 @@ pub struct ModelFolder {
 }
 
 impl ModelFolder {
+    /// Reads and checks `config.json`, `generation_config.json` and the tokenizer files of `dir`.
     pub fn open(dir: &Path) -> Result<Self, EngineError> {
         let configs = ModelConfigs::load(dir)?;
         let tokenizer = MarianTokenizer::from_dir(dir)?;
@@ -134,14 +135,6 @@ impl ModelFolder {
             configs,
             tokenizer,
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn configs(&self) -> &ModelConfigs {
-        &self.configs
     }
 }
 
