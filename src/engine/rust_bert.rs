@@ -19,16 +19,17 @@
 //! - its BART-derived Marian needs `normalize_embedding: false` and `static_position_embeddings:
 //!   true`, which old opus-mt configs say and transformers-saved ones do not;
 //! - it reads the sinusoidal `embed_positions` tables as weights, which transformers never saves;
-//!   we compute them as Marian does (sin in the first half, cos in the second) and pass the weights
-//!   as an in-memory libtorch archive.
+//!   we compute them as Marian does (sin in the first half, cos in the second) and copy them into
+//!   the model with the weights from the file.
 //!
 //! Word alignment needs the last decoder layer's cross-attention, which rust-bert computes and
 //! discards; [`AlignmentProbe`] recomputes it from the layer's input (rust-bert's hidden states)
 //! and its key/value cache, so quotations, emphasis and links land on the same words as with the
 //! default engine.
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rust_bert::bart::{BartConfig, LayerState};
@@ -228,12 +229,7 @@ impl RustBertNetwork {
                 panic_message(&panic)
             ),
         })?;
-        store
-            .load_from_stream(std::io::Cursor::new(&weights))
-            .map_err(|error| EngineError::Model {
-                dir: dir.to_owned(),
-                problem: format!("the weights do not fit the model config.json describes: {error}"),
-            })?;
+        copy_weights(&store, weights)?;
         store.freeze();
         let probe = if alignment && config.decoder_layers > 1 {
             Some(
@@ -608,9 +604,43 @@ fn sinusoidal_positions(positions: usize, dim: usize) -> Vec<f32> {
     table
 }
 
-/// Reads `model.safetensors` (or `pytorch_model.bin`), fills in what rust-bert expects and
-/// transformers does not save, and returns the weights as an in-memory libtorch archive.
-fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Vec<u8>, EngineError> {
+/// The tensors of a weight file by name, and the file they came from (for messages).
+struct Weights {
+    path: PathBuf,
+    tensors: HashMap<String, Tensor>,
+}
+
+/// Copies every variable rust-bert's model declares from `weights`; a missing tensor or a shape
+/// that does not fit is an error naming the file and the tensor. Extra tensors are ignored.
+fn copy_weights(store: &nn::VarStore, mut weights: Weights) -> Result<(), EngineError> {
+    let problem = |problem: String| EngineError::ModelFile {
+        path: weights.path.clone(),
+        problem,
+    };
+    let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, mut variable) in variables {
+        let Some(tensor) = weights.tensors.remove(&name) else {
+            return Err(problem(format!(
+                "has no tensor {name}, which the model config.json describes needs"
+            )));
+        };
+        if tensor.size() != variable.size() {
+            return Err(problem(format!(
+                "{name} has shape {:?}, the model config.json describes needs {:?}",
+                tensor.size(),
+                variable.size()
+            )));
+        }
+        tch::no_grad(|| variable.f_copy_(&tensor))
+            .map_err(|error| problem(format!("cannot load {name}: {error}")))?;
+    }
+    Ok(())
+}
+
+/// Reads `model.safetensors` (or `pytorch_model.bin`) and fills in what rust-bert expects and
+/// transformers does not save.
+fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Weights, EngineError> {
     let safetensors = dir.join("model.safetensors");
     let pickle = dir.join("pytorch_model.bin");
     let (path, loaded) = if safetensors.is_file() {
@@ -629,7 +659,7 @@ fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Vec<u8>, EngineErr
         path: path.clone(),
         problem,
     };
-    let mut tensors: std::collections::HashMap<String, Tensor> = loaded
+    let mut tensors: HashMap<String, Tensor> = loaded
         .map_err(|error| file_problem(format!("cannot read the weights: {error}")))?
         .into_iter()
         .map(|(name, tensor)| (name, tensor.to_kind(Kind::Float)))
@@ -686,12 +716,7 @@ fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Vec<u8>, EngineErr
         );
     }
 
-    let named: Vec<(String, Tensor)> = tensors.into_iter().collect();
-    let mut archive = Vec::new();
-    Tensor::save_multi_to_stream(&named, std::io::Cursor::new(&mut archive)).map_err(|error| {
-        file_problem(format!("cannot repack the weights for rust-bert: {error}"))
-    })?;
-    Ok(archive)
+    Ok(Weights { path, tensors })
 }
 
 #[cfg(test)]
