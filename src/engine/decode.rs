@@ -32,6 +32,7 @@
 use std::cmp::Ordering;
 
 use candle_core::{DType, Storage, Tensor};
+use rayon::prelude::*;
 
 use super::EngineError;
 
@@ -355,6 +356,18 @@ impl Normaliser {
         }
         (logit - self.max) - self.log_sum
     }
+}
+
+/// Every row's normaliser, the rows spread over the thread pool: at beam 4, batch 32 this is a
+/// pass over 7.4 million logits per step, which would otherwise run on one core while the others
+/// wait for the next matrix multiplication.
+fn row_normalisers(data: &[f32], vocab: usize) -> Result<Vec<Normaliser>, EngineError> {
+    if vocab == 0 {
+        return Err(decode_error(
+            "the model returned logits over an empty vocabulary".into(),
+        ));
+    }
+    data.par_chunks_exact(vocab).map(Normaliser::of).collect()
 }
 
 /// `Σ exp(x - max)` over a row. This runs over every vocabulary entry of every row at every step
@@ -693,10 +706,12 @@ impl<'m, M: StepModel> Search<'m, M> {
             let banned = &mut self.banned;
             let mut choices = Vec::with_capacity(rows);
             with_matrix(&output.logits, "logits", rows, |data, vocab| {
-                for (sentence, row) in live.iter().zip(data.chunks_exact(vocab)) {
+                let normalisers = row_normalisers(data, vocab)?;
+                for ((sentence, row), normaliser) in
+                    live.iter().zip(data.chunks_exact(vocab)).zip(normalisers)
+                {
                     let rule = processors.row_rule(&sentence.partial.tokens, banned);
                     let token = greedy_choice(row, rule, banned);
-                    let normaliser = Normaliser::of(row)?;
                     let logprob = normaliser.logprob(row[token as usize]);
                     let processed = processed_logprob(token, logprob, rule, banned);
                     choices.push((token, logprob, processed));
@@ -783,6 +798,7 @@ impl<'m, M: StepModel> Search<'m, M> {
             let with_positions = &mut self.positions_available;
 
             with_matrix(&output.logits, "logits", rows, |data, vocab| {
+                let normalisers = row_normalisers(data, vocab)?;
                 for (index, mut sentence) in live.drain(..).enumerate() {
                     let first_row = index * rows_per_sentence;
                     let row_of = |beam: usize| first_row + beam.min(rows_per_sentence - 1);
@@ -791,10 +807,9 @@ impl<'m, M: StepModel> Search<'m, M> {
                     let mut row_info = Vec::with_capacity(rows_per_sentence);
                     let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
                     for local in 0..rows_per_sentence {
-                        let row = &data[(first_row + local) * vocab..][..vocab];
                         let rule =
                             processors.row_rule(&sentence.running[local].partial.tokens, banned);
-                        row_info.push((Normaliser::of(row)?, rule));
+                        row_info.push((normalisers[first_row + local], rule));
                         banned_per_row.push(banned.clone());
                     }
 
