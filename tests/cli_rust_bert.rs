@@ -23,6 +23,13 @@ fn rust_bert_engine_needs_the_feature() {
         .stdout("")
         .stderr(predicate::str::contains("--features rust-bert"))
         .stderr(predicate::str::contains("docs/rust-bert.md"));
+    // Said first, before a missing model (the test environment has no model cache).
+    de2en(tmp.path())
+        .args(["translate", "--engine", "rust-bert"])
+        .write_stdin("Die Stadt plant neue Radwege.\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--features rust-bert"));
 }
 
 /// Translates `input` with `engine`, returning stdout; fails the test on a non-zero exit.

@@ -154,12 +154,7 @@ fn build_engine(settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)
             let dir = resolved.dir.canonicalize().unwrap_or(resolved.dir);
             (Box::new(engine), format!("marian:{}", dir.display()))
         }
-        EngineKind::RustBert => {
-            let resolved = models::resolve(&settings.model).map_err(|e| UsageError(e.into()))?;
-            let engine = load_rust_bert(&resolved.dir, settings)?;
-            let dir = resolved.dir.canonicalize().unwrap_or(resolved.dir);
-            (engine, format!("rust-bert:{}", dir.display()))
-        }
+        EngineKind::RustBert => load_rust_bert(settings)?,
     };
     Ok(match settings.debug_engine_delay_ms {
         Some(ms) => (
@@ -173,21 +168,29 @@ fn build_engine(settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)
     })
 }
 
-/// rust-bert's network on libtorch, on the first GPU libtorch sees, else the CPU.
+/// rust-bert's network on libtorch, on the first GPU libtorch sees, else the CPU; and its
+/// fingerprint for the manifest.
 #[cfg(feature = "rust-bert")]
-fn load_rust_bert(dir: &Path, settings: &Settings) -> anyhow::Result<Box<dyn Engine>> {
+fn load_rust_bert(settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)> {
     use crate::engine::rust_bert::{self, RustBertEngine};
+    let resolved = models::resolve(&settings.model).map_err(|e| UsageError(e.into()))?;
     if let Some(threads) = settings.threads {
         rust_bert::set_threads(threads);
     }
-    let engine =
-        RustBertEngine::load_on_device(dir, &settings.engine_settings, rust_bert::default_device())
-            .with_context(|| format!("could not load the model in {}", dir.display()))?;
-    Ok(Box::new(engine))
+    let engine = RustBertEngine::load_on_device(
+        &resolved.dir,
+        &settings.engine_settings,
+        rust_bert::default_device(),
+    )
+    .with_context(|| format!("could not load the model in {}", resolved.dir.display()))?;
+    let dir = resolved.dir.canonicalize().unwrap_or(resolved.dir);
+    Ok((Box::new(engine), format!("rust-bert:{}", dir.display())))
 }
 
+/// Without the feature, said before anything else (a missing model would only be the next
+/// problem).
 #[cfg(not(feature = "rust-bert"))]
-fn load_rust_bert(_dir: &Path, _settings: &Settings) -> anyhow::Result<Box<dyn Engine>> {
+fn load_rust_bert(_settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)> {
     Err(UsageError::new(
         "this de2en was built without the rust-bert engine; build it with \
          `scripts/with-libtorch.sh cargo build --release --features rust-bert` \
