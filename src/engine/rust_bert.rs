@@ -34,7 +34,7 @@ use std::sync::Mutex;
 
 use rust_bert::bart::{BartConfig, LayerState};
 use rust_bert::marian::MarianForConditionalGeneration;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tch::{Device, Kind, Tensor, nn};
 
 use super::decode::{StepModel, StepOutput};
@@ -486,32 +486,29 @@ fn read_json(path: &Path) -> Result<Value, EngineError> {
 }
 
 /// transformers' `MarianConfig` defaults for keys an old or minimal config may lack.
-fn marian_defaults() -> serde_json::Map<String, Value> {
-    let Value::Object(defaults) = serde_json::json!({
-        "activation_function": "gelu",
-        "activation_dropout": 0.0,
-        "attention_dropout": 0.0,
-        "dropout": 0.1,
-        "d_model": 1024,
-        "decoder_attention_heads": 16,
-        "decoder_ffn_dim": 4096,
-        "decoder_layerdrop": 0.0,
-        "decoder_layers": 12,
-        "encoder_attention_heads": 16,
-        "encoder_ffn_dim": 4096,
-        "encoder_layerdrop": 0.0,
-        "encoder_layers": 12,
-        "init_std": 0.02,
-        "max_position_embeddings": 1024,
-        "vocab_size": 58101,
-        "scale_embedding": false,
-        "pad_token_id": 58100,
-        "eos_token_id": 0,
-        "decoder_start_token_id": 58100,
-    }) else {
-        unreachable!("a JSON object literal")
-    };
-    defaults
+fn marian_defaults() -> Vec<(&'static str, Value)> {
+    vec![
+        ("activation_function", json!("gelu")),
+        ("activation_dropout", json!(0.0)),
+        ("attention_dropout", json!(0.0)),
+        ("dropout", json!(0.1)),
+        ("d_model", json!(1024)),
+        ("decoder_attention_heads", json!(16)),
+        ("decoder_ffn_dim", json!(4096)),
+        ("decoder_layerdrop", json!(0.0)),
+        ("decoder_layers", json!(12)),
+        ("encoder_attention_heads", json!(16)),
+        ("encoder_ffn_dim", json!(4096)),
+        ("encoder_layerdrop", json!(0.0)),
+        ("encoder_layers", json!(12)),
+        ("init_std", json!(0.02)),
+        ("max_position_embeddings", json!(1024)),
+        ("vocab_size", json!(58101)),
+        ("scale_embedding", json!(false)),
+        ("pad_token_id", json!(58100)),
+        ("eos_token_id", json!(0)),
+        ("decoder_start_token_id", json!(58100)),
+    ]
 }
 
 /// The config rust-bert must see: Marian's embedding layout, transformers' defaults, and
@@ -539,8 +536,8 @@ fn adjust_config(path: &Path, config: Value) -> Result<BartConfig, EngineError> 
         ));
     }
     for (key, default) in marian_defaults() {
-        if map.get(&key).is_none_or(Value::is_null) {
-            map.insert(key, default);
+        if map.get(key).is_none_or(Value::is_null) {
+            map.insert(key.to_owned(), default);
         }
     }
     if let Some(decoder_vocab) = map.get("decoder_vocab_size").and_then(Value::as_i64)
@@ -738,7 +735,7 @@ mod tests {
 
     #[test]
     fn config_gains_marian_embedding_layout() {
-        let config = serde_json::json!({
+        let config = json!({
             "d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "vocab_size": 10,
             "max_position_embeddings": 32, "activation_function": "silu"
         });
@@ -754,7 +751,7 @@ mod tests {
 
     #[test]
     fn pre_norm_configs_are_refused() {
-        let config = serde_json::json!({"normalize_before": true});
+        let config = json!({"normalize_before": true});
         let error = adjust_config(Path::new("config.json"), config).unwrap_err();
         assert!(error.to_string().contains("normalize_before"), "{error}");
     }
