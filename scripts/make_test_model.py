@@ -531,6 +531,68 @@ def save_model(name: str, spec: dict, model: MarianMTModel, tok_dir: Path, vocab
     return final
 
 
+def save_legacy_model(name: str, base: Path) -> Path:
+    """Re-save the trained model in `base` the way 2020 transformers (torch 1.5) wrote opus-mt:
+    the legacy, non-zip torch format; `model.shared.weight` and both `embed_tokens` one tensor
+    (a single storage); the sinusoidal `embed_positions` tables stored; no `lm_head.weight`
+    (transformers 3.x computed logits from the shared embeddings). On top of what such files
+    hold, some tensors are views with an offset or a transposed stride into a shared storage,
+    so that a reader that ignores offsets or strides fails the goldens."""
+    model = MarianMTModel.from_pretrained(base)
+    state = {}
+    shared = model.model.shared.weight.detach().clone()
+    for key, value in model.state_dict().items():
+        if key == "lm_head.weight":
+            continue
+        state[key] = shared if key.endswith(("shared.weight", "embed_tokens.weight")) else value.detach().clone()
+    for side in ("encoder", "decoder"):
+        state[f"model.{side}.embed_positions.weight"] = getattr(model.model, side).embed_positions.weight.detach().clone()
+    for i in range(model.config.encoder_layers):
+        prefix = f"model.encoder.layers.{i}.self_attn"
+        k, v = state[f"{prefix}.k_proj.weight"], state[f"{prefix}.v_proj.weight"]
+        both = torch.cat([k, v])  # one storage; v_proj starts at an offset
+        state[f"{prefix}.k_proj.weight"], state[f"{prefix}.v_proj.weight"] = both[: len(k)], both[len(k) :]
+        fc1 = state[f"model.encoder.layers.{i}.fc1.weight"]
+        state[f"model.encoder.layers.{i}.fc1.weight"] = fc1.t().contiguous().t()  # column-major
+    final = FIXTURES / "models" / name
+    out = final.with_name(name + ".new")
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(base, out)
+    for f in ("model.safetensors", "pytorch_model.bin"):
+        (out / f).unlink(missing_ok=True)
+    torch.save(state, out / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    assert not zipfile_like(out / "pytorch_model.bin")
+    shutil.rmtree(final, ignore_errors=True)
+    out.rename(final)
+    return final
+
+
+def zipfile_like(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"PK"
+
+
+def write_dtype_checkpoints() -> None:
+    """Small legacy checkpoints of every storage type de2en reads, with the values they hold, and
+    one of a type it refuses (int64), for tests of the reader alone."""
+    out = FIXTURES / "checkpoints"
+    out.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(SEED)
+    base = torch.randn(3, 5, generator=gen)
+    state = {
+        "f32": base,
+        "f16": base.to(torch.float16),
+        "bf16": base.to(torch.bfloat16),
+        "f32_transposed": base.t(),
+        "f32_row": base[1],
+    }
+    torch.save(state, out / "dtypes-legacy.bin", _use_new_zipfile_serialization=False)
+    expected = {k: v.to(torch.float32).tolist() for k, v in state.items()}
+    dump(out / "dtypes-legacy.json", expected)
+    torch.save({"ids": torch.arange(4)}, out / "int64-legacy.bin", _use_new_zipfile_serialization=False)
+
+
 # --------------------------------------------------------------------------------------------
 # Golden outputs
 # --------------------------------------------------------------------------------------------
@@ -815,10 +877,24 @@ def dump(path: Path, data) -> None:
     tmp.replace(path)
 
 
+def write_legacy_fixtures() -> dict:
+    print("legacy tiny-legacy (from tiny-gelu)", flush=True)
+    model_dir = save_legacy_model("tiny-legacy", FIXTURES / "models" / "tiny-gelu")
+    golden = golden_for_model("tiny-legacy", model_dir)
+    dump(FIXTURES / "golden" / "tiny-legacy.json", golden)
+    write_dtype_checkpoints()
+    return {"tiny-legacy": golden}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=4000, help="synthetic corpus size")
     parser.add_argument("--write-corpus", action="store_true", help="also write tests/fixtures/corpus/")
+    parser.add_argument(
+        "--legacy-only",
+        action="store_true",
+        help="only (re)write tiny-legacy and checkpoints/ from the committed tiny-gelu (no training)",
+    )
     args = parser.parse_args()
 
     random.seed(SEED)
@@ -829,6 +905,10 @@ def main() -> int:
     hf_logging.set_verbosity_error()
     allow_torch_load()
     warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
+
+    if args.legacy_only:
+        write_legacy_fixtures()
+        return 0
 
     print("corpus", flush=True)
     pairs = make_corpus(args.pairs, SEED)
@@ -857,6 +937,7 @@ def main() -> int:
 
     dump(FIXTURES / "golden" / "tokenizer.json", tokenizer_golden(tok, vocab, FIXTURES / "models" / "tiny-swish"))
     shutil.rmtree(tok_dir)
+    goldens.update(write_legacy_fixtures())
 
     for name, g in goldens.items():
         for case in g["cases"]:
@@ -866,7 +947,11 @@ def main() -> int:
         print(f"{name} greedy samples:")
         for s, r in list(zip(TEST_SENTENCES, greedy["single"]))[:6]:
             print(f"  {s!r} -> {r['text']!r}")
-    mine = [FIXTURES / "models" / n for n in MODEL_SPECS] + [FIXTURES / "golden", FIXTURES / "README.md"]
+    mine = [FIXTURES / "models" / n for n in [*MODEL_SPECS, "tiny-legacy"]] + [
+        FIXTURES / "golden",
+        FIXTURES / "checkpoints",
+        FIXTURES / "README.md",
+    ]
     total = sum(f.stat().st_size for d in mine for f in ([d] if d.is_file() else d.rglob("*")) if f.is_file())
     print(f"fixtures total {total / 1e6:.2f} MB (models, golden, README)")
     return 0

@@ -114,13 +114,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     }
 }
 
+/// A path from the environment; unset and empty are the same.
+fn var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The hub cache folder, as `huggingface_hub` computes it.
 pub fn hub_cache_dir() -> Result<PathBuf, ModelError> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
     if let Some(dir) = var("HF_HUB_CACHE") {
         return Ok(dir);
     }
@@ -134,6 +136,14 @@ pub fn hub_cache_dir() -> Result<PathBuf, ModelError> {
         .or_else(|| var("USERPROFILE"))
         .ok_or(ModelError::NoCacheDir)?;
     Ok(home.join(".cache").join("huggingface").join("hub"))
+}
+
+/// de2en's own cache folder (converted checkpoints): `$XDG_CACHE_HOME/de2en`, else
+/// `~/.cache/de2en`; `None` when neither variable says where home is.
+pub fn de2en_cache_dir() -> Option<PathBuf> {
+    var("XDG_CACHE_HOME")
+        .map(|cache| cache.join("de2en"))
+        .or_else(|| var("HOME").map(|home| home.join(".cache").join("de2en")))
 }
 
 /// `Helsinki-NLP/opus-mt-de-en` → `models--Helsinki-NLP--opus-mt-de-en`.

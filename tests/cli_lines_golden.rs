@@ -29,7 +29,7 @@ fn flags_for(kwargs: &Value) -> Vec<String> {
     flags
 }
 
-fn check_model(model: &str) {
+fn check_model(model: &str, hf_home: &std::path::Path) {
     let golden = golden(model);
     let sentences: Vec<&str> = golden["sentences"]
         .as_array()
@@ -43,10 +43,9 @@ fn check_model(model: &str) {
     input_lines.insert(middle, "");
     let input = input_lines.join("\n") + "\n";
 
-    let hf_home = tempfile::tempdir().expect("tempdir");
     for case in golden["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("case name");
-        let mut command = de2en(hf_home.path());
+        let mut command = de2en(hf_home);
         command
             .args(["translate", "--quiet", "--input-format", "lines", "--model"])
             .arg(format!("tests/fixtures/models/{model}"))
@@ -88,10 +87,40 @@ fn check_model(model: &str) {
 
 #[test]
 fn lines_match_transformers_on_the_safetensors_model() {
-    check_model("tiny-swish");
+    check_model("tiny-swish", tempfile::tempdir().expect("tempdir").path());
 }
 
 #[test]
 fn lines_match_transformers_on_the_pytorch_bin_model() {
-    check_model("tiny-gelu");
+    check_model("tiny-gelu", tempfile::tempdir().expect("tempdir").path());
+}
+
+#[test]
+fn lines_match_transformers_on_the_legacy_checkpoint_first_run_and_cached() {
+    // The first of the seven cases parses the legacy pickle and converts it; the others map the
+    // converted copy from de2en's cache: both must give transformers' output.
+    let hf_home = tempfile::tempdir().expect("tempdir");
+    let model = std::path::Path::new("tests/fixtures/models/tiny-legacy");
+    let before = std::fs::read_dir(model).expect("model folder").count();
+    check_model("tiny-legacy", hf_home.path());
+    let cached: Vec<_> = std::fs::read_dir(hf_home.path().join("de2en-cache/checkpoints"))
+        .expect("the cache folder was made")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .into_string()
+                .expect("name")
+        })
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(
+        cached[0].ends_with(".safetensors") && cached[0].len() == 64 + 12,
+        "{cached:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(model).expect("model folder").count(),
+        before,
+        "nothing is written into the model folder"
+    );
 }

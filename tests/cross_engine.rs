@@ -15,7 +15,7 @@ use de2en::engine::rust_bert::RustBertEngine;
 use de2en::engine::{Engine, Translation};
 use serde::Deserialize;
 
-const MODELS: &[&str] = &["tiny-swish", "tiny-gelu"];
+const MODELS: &[&str] = &["tiny-swish", "tiny-gelu", "tiny-legacy"];
 /// Goldens are rounded to 5 decimals and the engines run in f32.
 const LOGPROB_TOLERANCE: f32 = 2e-3;
 

@@ -16,7 +16,7 @@ use de2en::engine::marian::{EngineSettings, MarianEngine};
 use de2en::engine::{Engine, EngineError};
 use serde_json::Value;
 
-const MODELS: [&str; 2] = ["tiny-swish", "tiny-gelu"];
+const MODELS: [&str; 3] = ["tiny-swish", "tiny-gelu", "tiny-legacy"];
 
 fn fixture_dir(model: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -581,7 +581,7 @@ fn bench_full_size_model() {
             max_new_tokens: Some(32),
             min_new_tokens: Some(32),
             batch_tokens: batch * longest,
-            alignment: false,
+            ..EngineSettings::default()
         };
         let started = std::time::Instant::now();
         let engine = MarianEngine::load(Path::new(&dir), &settings).expect("load");

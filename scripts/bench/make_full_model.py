@@ -9,6 +9,7 @@ entries, so de2en, transformers and CTranslate2 all load the folder.
 
 Writes (git-ignored, never commit):
     scripts/bench/out/opus-mt-de-en-random/      model.safetensors + opus-mt config files
+    scripts/bench/out/opus-mt-de-en-random-legacy/  the same as a 2020-era legacy pytorch_model.bin
     scripts/bench/out/ct2-fp32/, ct2-int8/       CTranslate2 conversions (unless --no-ct2)
 
     /work/pyenv/venv/bin/python scripts/bench/make_full_model.py
@@ -34,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 OUT = HERE / "out"
 MODEL_DIR = OUT / "opus-mt-de-en-random"
+# The same weights as a 2020-era checkpoint (legacy torch format, old keys): for load-time figures.
+LEGACY_DIR = OUT / "opus-mt-de-en-random-legacy"
 FIXTURE_TOKENIZER = REPO / "tests" / "fixtures" / "models" / "tiny-swish"
 
 VOCAB_SIZE = 58101
@@ -142,6 +145,26 @@ def make_model(seed: int) -> None:
         shutil.copy(FIXTURE_TOKENIZER / name, MODEL_DIR / name)
     size = (MODEL_DIR / "model.safetensors").stat().st_size
     print(f"wrote {MODEL_DIR} ({n_params / 1e6:.1f} M parameters, model.safetensors {size / 1e6:.0f} MB)")
+    make_legacy_copy(model)
+
+
+def make_legacy_copy(model: MarianMTModel) -> None:
+    """pytorch_model.bin as transformers 3.x / torch 1.5 wrote opus-mt in 2020: legacy (non-zip)
+    format, shared and embed_tokens one storage, embed_positions stored, no lm_head.weight."""
+    if LEGACY_DIR.exists():
+        shutil.rmtree(LEGACY_DIR)
+    shutil.copytree(MODEL_DIR, LEGACY_DIR, ignore=shutil.ignore_patterns("model.safetensors"))
+    shared = model.model.shared.weight.detach()
+    state = {}
+    for key, value in model.state_dict().items():
+        if key == "lm_head.weight":
+            continue
+        state[key] = shared if key.endswith(("shared.weight", "embed_tokens.weight")) else value.detach()
+    for side in ("encoder", "decoder"):
+        state[f"model.{side}.embed_positions.weight"] = getattr(model.model, side).embed_positions.weight.detach()
+    torch.save(state, LEGACY_DIR / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    size = (LEGACY_DIR / "pytorch_model.bin").stat().st_size
+    print(f"wrote {LEGACY_DIR} (legacy pytorch_model.bin {size / 1e6:.0f} MB)")
 
 
 def convert_ct2() -> None:

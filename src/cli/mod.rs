@@ -143,6 +143,12 @@ pub struct TranslateArgs {
     #[arg(long, value_enum, default_value_t = EngineKind::Marian, value_name = "ENGINE")]
     pub engine: EngineKind,
 
+    /// Where de2en keeps legacy (pre-2020 zip-less) PyTorch checkpoints converted to
+    /// safetensors, so that only the first run parses them. Default: $XDG_CACHE_HOME/de2en or
+    /// ~/.cache/de2en.
+    #[arg(long, env = "DE2EN_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+
     /// Beam size (1 = greedy). Default: the model's generation config.
     #[arg(long, value_parser = positive, value_name = "N")]
     pub beam_size: Option<usize>,
@@ -313,6 +319,10 @@ impl TranslateArgs {
                 // Word alignment places Markdown emphasis and links on the translated words; a
                 // file of bare sentences has no markup to place.
                 alignment: self.input_format != InputFormat::Lines,
+                checkpoint_cache: self
+                    .cache_dir
+                    .or_else(crate::models::de2en_cache_dir)
+                    .map(|dir| dir.join("checkpoints")),
             },
             threads: self.threads,
             window: self.window,

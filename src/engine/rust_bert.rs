@@ -37,6 +37,7 @@ use rust_bert::marian::MarianForConditionalGeneration;
 use serde_json::{Value, json};
 use tch::{Device, Kind, Tensor, nn};
 
+use super::checkpoint::{self, Checkpoint};
 use super::decode::{StepModel, StepOutput};
 use super::marian::{EngineSettings, MarianEngine, ModelFolder, Network};
 use super::{Engine, EngineError, Translation};
@@ -57,7 +58,12 @@ impl RustBertEngine {
         device: Device,
     ) -> Result<Self, EngineError> {
         let folder = ModelFolder::open(dir)?;
-        let network = RustBertNetwork::load(dir, device, settings.alignment)?;
+        let network = RustBertNetwork::load(
+            dir,
+            device,
+            settings.alignment,
+            settings.checkpoint_cache.as_deref(),
+        )?;
         Ok(Self(MarianEngine::with_network(folder, network, settings)?))
     }
 }
@@ -210,13 +216,18 @@ impl AlignmentProbe {
 impl RustBertNetwork {
     /// Builds rust-bert's model from the folder; with `alignment`, steps can also return the
     /// cross-attention that word alignment needs.
-    fn load(dir: &Path, device: Device, alignment: bool) -> Result<Self, EngineError> {
+    fn load(
+        dir: &Path,
+        device: Device,
+        alignment: bool,
+        checkpoint_cache: Option<&Path>,
+    ) -> Result<Self, EngineError> {
         let config_path = dir.join("config.json");
         let raw_config = read_json(&config_path)?;
         let mut config = adjust_config(&config_path, raw_config)?;
         // The probe needs the input of the last decoder layer.
         config.output_hidden_states = Some(alignment);
-        let weights = prepare_weights(dir, &config)?;
+        let weights = prepare_weights(dir, &config, checkpoint_cache)?;
 
         let mut store = nn::VarStore::new(device);
         let model = catch_unwind(AssertUnwindSafe(|| {
@@ -582,25 +593,6 @@ fn adjust_config(path: &Path, config: Value) -> Result<BartConfig, EngineError> 
     Ok(parsed)
 }
 
-/// Marian's sinusoidal position table, as transformers computes it: `[positions, d_model]` with
-/// sin of the even-index angles in the first half and cos of the odd-index angles in the second.
-fn sinusoidal_positions(positions: usize, dim: usize) -> Vec<f32> {
-    let sentinel = dim.div_ceil(2);
-    let mut table = vec![0f32; positions * dim];
-    for pos in 0..positions {
-        let row = &mut table[pos * dim..(pos + 1) * dim];
-        for j in 0..dim {
-            let angle = pos as f64 / 10000f64.powf(2.0 * (j / 2) as f64 / dim as f64);
-            if j % 2 == 0 {
-                row[j / 2] = angle.sin() as f32;
-            } else {
-                row[sentinel + j / 2] = angle.cos() as f32;
-            }
-        }
-    }
-    table
-}
-
 /// The tensors of a weight file by name, and the file they came from (for messages).
 struct Weights {
     path: PathBuf,
@@ -635,31 +627,43 @@ fn copy_weights(store: &nn::VarStore, mut weights: Weights) -> Result<(), Engine
     Ok(())
 }
 
-/// Reads `model.safetensors` (or `pytorch_model.bin`) and fills in what rust-bert expects and
-/// transformers does not save.
-fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Weights, EngineError> {
-    let safetensors = dir.join("model.safetensors");
-    let pickle = dir.join("pytorch_model.bin");
-    let (path, loaded) = if safetensors.is_file() {
-        let loaded = Tensor::read_safetensors(&safetensors);
-        (safetensors, loaded)
-    } else if pickle.is_file() {
-        let loaded = Tensor::loadz_multi(&pickle);
-        (pickle, loaded)
-    } else {
-        return Err(EngineError::Model {
-            dir: dir.to_owned(),
-            problem: "no model.safetensors or pytorch_model.bin".into(),
-        });
-    };
+/// Reads the folder's weights (any format [`checkpoint::open`] reads) and fills in what rust-bert
+/// expects and transformers does not save.
+fn prepare_weights(
+    dir: &Path,
+    config: &BartConfig,
+    cache: Option<&Path>,
+) -> Result<Weights, EngineError> {
+    let (path, checkpoint) = checkpoint::open(dir, cache)?;
     let file_problem = |problem: String| EngineError::ModelFile {
         path: path.clone(),
         problem,
     };
-    let mut tensors: HashMap<String, Tensor> = loaded
-        .map_err(|error| file_problem(format!("cannot read the weights: {error}")))?
+    let unreadable =
+        |error: tch::TchError| file_problem(format!("cannot read the weights: {error}"));
+    let mut aliases = HashMap::new();
+    let loaded: Vec<(String, Tensor)> = match checkpoint {
+        Checkpoint::Safetensors {
+            path: readable,
+            aliases: stored_aliases,
+        } => {
+            aliases = stored_aliases;
+            Tensor::read_safetensors(&readable).map_err(unreadable)?
+        }
+        Checkpoint::ZipPickle(pickle) => Tensor::loadz_multi(&pickle).map_err(unreadable)?,
+        Checkpoint::Loaded(tensors) => tensors
+            .into_iter()
+            .map(|(name, tensor)| Ok((name, candle_to_tch(&tensor)?)))
+            .collect::<Result<_, EngineError>>()?,
+    };
+    let loaded: HashMap<String, Tensor> = loaded
         .into_iter()
         .map(|(name, tensor)| (name, tensor.to_kind(Kind::Float)))
+        .collect();
+    let names = checkpoint::canonical_names(loaded.keys().cloned(), &aliases);
+    let mut tensors: HashMap<String, Tensor> = names
+        .into_iter()
+        .filter_map(|(lookup, stored)| Some((lookup, loaded.get(&stored)?.shallow_clone())))
         .collect();
 
     // Tied embeddings: transformers may store them under any of these names.
@@ -704,34 +708,37 @@ fn prepare_weights(dir: &Path, config: &BartConfig) -> Result<Weights, EngineErr
         config.max_position_embeddings as usize,
         config.d_model as usize,
     );
-    let table = Tensor::from_slice(&sinusoidal_positions(positions, dim))
-        .view([positions as i64, dim as i64]);
+    let computed = checkpoint::sinusoidal_positions(positions, dim);
+    let table = Tensor::from_slice(&computed).view([positions as i64, dim as i64]);
     for side in ["encoder", "decoder"] {
-        tensors.insert(
-            format!("model.{side}.embed_positions.weight"),
-            table.shallow_clone(),
-        );
+        let name = format!("model.{side}.embed_positions.weight");
+        // 2020-era checkpoints store the tables; one of another scheme must not be ignored.
+        if let Some(stored) = tensors.get(&name) {
+            let stored = Vec::<f32>::try_from(stored.flatten(0, -1))
+                .map_err(|error| file_problem(format!("cannot read {name}: {error}")))?;
+            checkpoint::check_stored_positions(&stored, &computed)
+                .map_err(|problem| file_problem(format!("tensor {name} {problem}")))?;
+        }
+        tensors.insert(name, table.shallow_clone());
     }
 
     Ok(Weights { path, tensors })
+}
+
+/// A candle tensor (from a legacy checkpoint read into memory) as a libtorch one.
+fn candle_to_tch(tensor: &candle_core::Tensor) -> Result<Tensor, EngineError> {
+    let dims: Vec<i64> = tensor.dims().iter().map(|&d| d as i64).collect();
+    let values = tensor
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    Ok(Tensor::from_slice(&values).view(dims.as_slice()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_bert::Activation;
-
-    #[test]
-    fn positions_put_sin_first_and_cos_second() {
-        let table = sinusoidal_positions(3, 4);
-        // Position 0: sin(0) = 0 in the first half, cos(0) = 1 in the second.
-        assert_eq!(&table[0..4], &[0.0, 0.0, 1.0, 1.0]);
-        // Position 1, dim 4: angles 1 and 1/100 for the even indices 0 and 2.
-        assert!((table[4] - 1f64.sin() as f32).abs() < 1e-7);
-        assert!((table[5] - 0.01f64.sin() as f32).abs() < 1e-7);
-        assert!((table[6] - 1f64.cos() as f32).abs() < 1e-7);
-        assert!((table[7] - 0.01f64.cos() as f32).abs() < 1e-7);
-    }
 
     #[test]
     fn config_gains_marian_embedding_layout() {

@@ -16,6 +16,8 @@ pub fn de2en_std(hf_home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_de2en"));
     command
         .env("HF_HOME", hf_home)
+        // Converted checkpoints go to the test's own folder, never the user's ~/.cache.
+        .env("DE2EN_CACHE_DIR", hf_home.join("de2en-cache"))
         .env_remove("HF_HUB_CACHE")
         .env_remove("DE2EN_MODEL")
         .env_remove("HF_ENDPOINT")

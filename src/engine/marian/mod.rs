@@ -39,6 +39,9 @@ pub struct EngineSettings {
     pub batch_tokens: usize,
     /// Compute word alignments from cross-attention (costs a little time).
     pub alignment: bool,
+    /// Where legacy (pre-zip) PyTorch checkpoints are kept converted to safetensors, so that
+    /// only the first load parses the pickle; `None` parses it on every load.
+    pub checkpoint_cache: Option<PathBuf>,
 }
 
 impl Default for EngineSettings {
@@ -49,6 +52,7 @@ impl Default for EngineSettings {
             min_new_tokens: None,
             batch_tokens: 4096,
             alignment: false,
+            checkpoint_cache: None,
         }
     }
 }
@@ -151,7 +155,7 @@ impl MarianEngine {
     /// Loads config, generation config, tokenizer and weights from a Hugging Face model folder.
     pub fn load(dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
         let folder = ModelFolder::open(dir)?;
-        let weights = WeightFile::open(dir)?;
+        let weights = WeightFile::open_with_cache(dir, settings.checkpoint_cache.as_deref())?;
         let model = MarianModel::load(&folder.configs.model, &weights)?;
         Self::with_network(folder, model, settings)
     }

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use super::config::{Activation, MarianConfig};
 use super::weights::WeightFile;
 use crate::engine::EngineError;
+use crate::engine::checkpoint;
 use crate::engine::decode::{StepModel, StepOutput};
 
 const LAYER_NORM_EPS: f32 = 1e-5;
@@ -258,25 +259,6 @@ fn axpy(out: &mut [f32], alpha: f32, x: &[f32]) {
     }
 }
 
-/// Marian's sinusoidal positions: sines in the first half of each vector, cosines in the second
-/// (`MarianSinusoidalPositionalEmbedding`), computed in f64 as numpy does, then rounded to f32.
-fn sinusoidal_positions(positions: usize, dim: usize) -> Result<Tensor, EngineError> {
-    let sentinel = dim.div_ceil(2);
-    let mut table = vec![0f32; positions * dim];
-    for pos in 0..positions {
-        let row = &mut table[pos * dim..(pos + 1) * dim];
-        for j in 0..dim {
-            let angle = pos as f64 / 10000f64.powf((2 * (j / 2)) as f64 / dim as f64);
-            if j % 2 == 0 {
-                row[j / 2] = angle.sin() as f32;
-            } else {
-                row[sentinel + j / 2] = angle.cos() as f32;
-            }
-        }
-    }
-    Ok(Tensor::from_vec(table, (positions, dim), &Device::Cpu)?)
-}
-
 struct EncoderLayer {
     qkv: Linear,
     out_proj: Linear,
@@ -423,6 +405,20 @@ impl MarianModel {
                 final_layer_norm: LayerNorm::load(weights, &format!("{p}.final_layer_norm"), d)?,
             });
         }
+        let (max_positions, table) = (
+            cfg.max_position_embeddings,
+            checkpoint::sinusoidal_positions(cfg.max_position_embeddings, d),
+        );
+        // 2020-era checkpoints store the (never trained) tables; one that differs from Marian's
+        // formula belongs to another position scheme, which this network would silently ignore.
+        for side in ["encoder", "decoder"] {
+            let name = format!("model.{side}.embed_positions.weight");
+            if let Some(stored) = weights.get_optional(&name, &[max_positions, d])? {
+                checkpoint::check_stored_positions(&stored.flatten_all()?.to_vec1()?, &table)
+                    .map_err(|problem| weights.problem(format!("tensor {name} {problem}")))?;
+            }
+        }
+        let positions = Tensor::from_vec(table, (max_positions, d), &Device::Cpu)?;
         let cross_kv = if cross_parts.is_empty() {
             Linear {
                 weight: Tensor::zeros((0, d), candle_core::DType::F32, &Device::Cpu)?,
@@ -438,7 +434,7 @@ impl MarianModel {
             decoder_embeddings,
             lm_head,
             final_logits_bias,
-            positions: sinusoidal_positions(cfg.max_position_embeddings, d)?,
+            positions,
             embed_scale: if cfg.scale_embedding {
                 (d as f64).sqrt()
             } else {
@@ -732,10 +728,10 @@ mod tests {
 
     #[test]
     fn positions_match_marian_layout() {
-        let table = sinusoidal_positions(3, 6)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
+        let table: Vec<Vec<f32>> = checkpoint::sinusoidal_positions(3, 6)
+            .chunks(6)
+            .map(<[f32]>::to_vec)
+            .collect();
         // position 0: sines are 0, cosines are 1
         assert_eq!(table[0], vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
         let expected_sin1 = (1.0f64 / 10000f64.powf(2.0 / 6.0)).sin() as f32;

@@ -1,11 +1,12 @@
 //! Reading the weights of a Hugging Face Marian folder by their transformers names.
 //!
-//! `model.safetensors` is memory-mapped; `pytorch_model.bin` (all that the hub has for
-//! opus-mt-de-en today) goes through candle's pickle reader. Every tensor is fetched with the
+//! Which file and format is [`crate::engine::checkpoint`]'s business: `model.safetensors` (or a
+//! legacy checkpoint converted into de2en's cache) is memory-mapped, a zip-format
+//! `pytorch_model.bin` goes through candle's pickle reader. Every tensor is fetched with the
 //! shape the config promises, so a folder whose files disagree fails on load with the file, the
 //! tensor and both shapes in the message — never later, inside a matmul.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::pickle::PthTensors;
@@ -13,66 +14,68 @@ use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 
 use crate::engine::EngineError;
+use crate::engine::checkpoint::{self, Checkpoint};
 
 enum Source {
     Safetensors(MmapedSafetensors),
     Pth(PthTensors),
+    Loaded(HashMap<String, Tensor>),
 }
 
 /// One opened weight file and the names of the tensors it holds.
 pub struct WeightFile {
+    /// The folder's own file (also when a converted copy from the cache is read).
     path: PathBuf,
     source: Source,
-    names: HashSet<String>,
+    /// transformers' name of each tensor → the name it is stored under.
+    names: HashMap<String, String>,
 }
 
 impl WeightFile {
-    /// Opens `model.safetensors`, or `pytorch_model.bin` when that is all the folder has.
+    /// Opens `model.safetensors`, or `pytorch_model.bin` when that is all the folder has; a legacy
+    /// `pytorch_model.bin` is read into memory.
     pub fn open(dir: &Path) -> Result<Self, EngineError> {
-        let safetensors = dir.join("model.safetensors");
-        let pth = dir.join("pytorch_model.bin");
-        if safetensors.is_file() {
-            // SAFETY: the mapping is only read, and a model folder is not rewritten while we run;
-            // this is how candle and transformers load models too.
-            let st = unsafe { MmapedSafetensors::new(&safetensors) }.map_err(|e| {
-                EngineError::ModelFile {
-                    path: safetensors.clone(),
-                    problem: format!("not a readable safetensors file: {e}"),
-                }
-            })?;
-            let names = st.tensors().into_iter().map(|(name, _)| name).collect();
-            Ok(Self {
-                path: safetensors,
-                source: Source::Safetensors(st),
-                names,
-            })
-        } else if pth.is_file() {
-            let tensors = PthTensors::new(&pth, None).map_err(|e| EngineError::ModelFile {
-                path: pth.clone(),
-                problem: format!("not a readable PyTorch checkpoint: {e}"),
-            })?;
-            let names = tensors.tensor_infos().keys().cloned().collect();
-            Ok(Self {
-                path: pth,
-                source: Source::Pth(tensors),
-                names,
-            })
-        } else if dir.join("model.safetensors.index.json").is_file()
-            || dir.join("pytorch_model.bin.index.json").is_file()
-        {
-            Err(EngineError::Model {
-                dir: dir.to_owned(),
-                problem:
-                    "sharded checkpoints are not supported; save the model as one model.safetensors"
-                        .into(),
-            })
-        } else {
-            Err(EngineError::Model {
-                dir: dir.to_owned(),
-                problem: "no model.safetensors or pytorch_model.bin — the weights are missing"
-                    .into(),
-            })
-        }
+        Self::open_with_cache(dir, None)
+    }
+
+    /// As [`WeightFile::open`], with converted legacy checkpoints kept in `cache`.
+    pub fn open_with_cache(dir: &Path, cache: Option<&Path>) -> Result<Self, EngineError> {
+        let (path, checkpoint) = checkpoint::open(dir, cache)?;
+        let (source, stored, aliases) = match checkpoint {
+            Checkpoint::Safetensors {
+                path: readable,
+                aliases,
+            } => {
+                // SAFETY: the mapping is only read, and neither a model folder nor de2en's cache
+                // is rewritten while we run (cache files are renamed into place, never edited);
+                // this is how candle and transformers load models too.
+                let st = unsafe { MmapedSafetensors::new(&readable) }.map_err(|e| {
+                    EngineError::ModelFile {
+                        path: readable.clone(),
+                        problem: format!("not a readable safetensors file: {e}"),
+                    }
+                })?;
+                let names: Vec<String> = st.tensors().into_iter().map(|(name, _)| name).collect();
+                (Source::Safetensors(st), names, aliases)
+            }
+            Checkpoint::ZipPickle(pth) => {
+                let tensors = PthTensors::new(&pth, None).map_err(|e| EngineError::ModelFile {
+                    path: pth.clone(),
+                    problem: format!("not a readable PyTorch checkpoint: {e}"),
+                })?;
+                let names = tensors.tensor_infos().keys().cloned().collect();
+                (Source::Pth(tensors), names, HashMap::new())
+            }
+            Checkpoint::Loaded(tensors) => {
+                let names = tensors.keys().cloned().collect();
+                (Source::Loaded(tensors), names, HashMap::new())
+            }
+        };
+        Ok(Self {
+            path,
+            source,
+            names: checkpoint::canonical_names(stored, &aliases),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -80,10 +83,10 @@ impl WeightFile {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.names.contains(name)
+        self.names.contains_key(name)
     }
 
-    fn problem(&self, problem: String) -> EngineError {
+    pub fn problem(&self, problem: String) -> EngineError {
         EngineError::ModelFile {
             path: self.path.clone(),
             problem,
@@ -92,14 +95,18 @@ impl WeightFile {
 
     /// The tensor `name` as f32 on the CPU, checked against `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor, EngineError> {
-        if !self.contains(name) {
+        let Some(stored) = self.names.get(name) else {
             return Err(self.problem(format!("has no tensor {name}")));
-        }
+        };
         let loaded = match &self.source {
-            Source::Safetensors(st) => st.load(name, &Device::Cpu),
-            Source::Pth(pth) => pth.get(name).and_then(|t| {
+            Source::Safetensors(st) => st.load(stored, &Device::Cpu),
+            Source::Pth(pth) => pth.get(stored).and_then(|t| {
                 t.ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} vanished")))
             }),
+            Source::Loaded(tensors) => tensors
+                .get(stored)
+                .cloned()
+                .ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} vanished"))),
         }
         .map_err(|e| self.problem(format!("cannot read tensor {name}: {e}")))?;
         if loaded.dims() != shape {
