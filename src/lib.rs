@@ -9,7 +9,6 @@
 //! A text is `gap sentence gap … sentence gap`; everything that is not a sentence lives in gaps
 //! and is copied byte for byte, so an engine that returns its input unchanged reproduces the input.
 
-pub mod align;
 pub mod batch;
 pub mod cli;
 pub mod document;
@@ -19,7 +18,9 @@ pub mod models;
 pub mod output;
 pub mod quotes;
 pub mod segment;
+pub mod span;
 pub mod walk;
 
-pub use document::{ByteSpan, Format, PreparedDocument, TranslatedDocument};
+pub use document::{Format, PreparedDocument, TranslatedDocument};
 pub use engine::{Engine, EngineError, Translation};
+pub use span::ByteSpan;

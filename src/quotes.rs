@@ -7,7 +7,18 @@
 //! quotation marks; an unpaired single mark is taken for an apostrophe and left alone, while an
 //! unpaired double mark is still a quotation mark (a quotation cut off by a teaser, say).
 
-use crate::document::{ByteSpan, QuoteStyle};
+use crate::span::ByteSpan;
+
+/// How quotation marks come out. It lives with the quote rules it selects, so the rules need
+/// nothing from the document model that applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuoteStyle {
+    /// “…” and ‘…’ (the default).
+    #[default]
+    English,
+    /// The source marks are left as they are.
+    Keep,
+}
 
 /// Double (“…”) or single (‘…’) quotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

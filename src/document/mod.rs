@@ -13,7 +13,7 @@
 //! - `Break`: a line break inside the block with whatever follows it (`> `, indentation);
 //!   the model sees a space, the break is put back at a space of the translation;
 //! - `Open`/`Close`: inline markup around words (`**`, `[`, `](url)`); the model never sees it,
-//!   it is re-inserted around the translated words (see `crate::align`);
+//!   it is re-inserted around the translated words (see `align`);
 //! - `Protected`: URLs, e-mail addresses, inline code, images: never translated.
 //!
 //! A block is cut into sentences (`crate::segment::sentences`), and each sentence is *carved*:
@@ -23,6 +23,7 @@
 //! cannot be misplaced is never moved. What is left is a segment: one `SegmentReport`, one or more
 //! model inputs (a sentence too long for the model is split at a clause boundary, see `long`).
 
+mod align;
 mod lines;
 mod long;
 mod markdown;
@@ -33,25 +34,9 @@ use serde::Serialize;
 
 use crate::engine::{Engine, Translation};
 use crate::quotes::{self, QuoteKind, QuoteRole};
-
-/// A half-open byte range `[start, end)` into a text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
-pub struct ByteSpan {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl ByteSpan {
-    pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
-    }
-    pub fn len(&self) -> usize {
-        self.end - self.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-}
+// Re-exported: the document model's callers use these words together with it.
+pub use crate::quotes::QuoteStyle;
+pub use crate::span::ByteSpan;
 
 /// Input formats de2en understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,16 +47,6 @@ pub enum Format {
     Markdown,
     /// One sentence per line, output line-aligned.
     Lines,
-}
-
-/// How quotation marks come out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum QuoteStyle {
-    /// “…” and ‘…’ (the default).
-    #[default]
-    English,
-    /// The source marks are left as they are.
-    Keep,
 }
 
 #[derive(Debug, Clone)]
@@ -769,7 +744,7 @@ impl PreparedDocument {
             return (joined, score(parts), flags);
         }
         let (text, render_flags) =
-            crate::align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
+            align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
         flags.extend(render_flags);
         (text, score(parts), flags)
     }

@@ -11,7 +11,7 @@ pub mod marian;
 pub mod rust_bert;
 pub mod tokenizer;
 
-use crate::document::ByteSpan;
+use crate::span::ByteSpan;
 
 /// One sentence's translation, with the scores users may want to filter on.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

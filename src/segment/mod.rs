@@ -51,7 +51,7 @@
 
 mod lexicon;
 
-use crate::document::ByteSpan;
+use crate::span::ByteSpan;
 use lexicon::{AbbreviationKind, MAX_ABBREVIATION_BYTES, lexicon, push_abbreviation_key};
 
 /// Sentence spans in `text`, in order, each trimmed of surrounding whitespace.

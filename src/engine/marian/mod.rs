@@ -24,7 +24,7 @@ use self::weights::WeightFile;
 use super::decode::{GenerationOptions, Hypothesis, StepModel, generate};
 use super::tokenizer::MarianTokenizer;
 use super::{Engine, EngineError, Translation, WordAlignment};
-use crate::document::ByteSpan;
+use crate::span::ByteSpan;
 
 /// Per-run settings from the command line; `None` means "what the model's generation config says".
 #[derive(Debug, Clone, PartialEq)]

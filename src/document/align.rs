@@ -19,9 +19,10 @@
 //! - quotation marks are paired and typeset (see `crate::quotes`), missing ones added
 //!   (flag `quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
 
-use crate::document::{AtomKind, ByteSpan, QuoteStyle, SegmentPlan};
+use super::{AtomKind, SegmentPlan};
 use crate::engine::WordAlignment;
-use crate::quotes::{self, QuoteRole};
+use crate::quotes::{self, QuoteRole, QuoteStyle};
+use crate::span::ByteSpan;
 
 /// One change to a translation: replace `span` (insert when empty) by `text`.
 #[derive(Debug, Clone)]
