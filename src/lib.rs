@@ -16,6 +16,7 @@ pub mod engine;
 pub mod input;
 pub mod models;
 pub mod output;
+pub mod pipeline;
 pub mod quotes;
 pub mod segment;
 pub mod span;

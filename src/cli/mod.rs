@@ -336,19 +336,16 @@ impl TranslateArgs {
 
 /// The document format for a file, by `--input-format` or its extension.
 pub fn document_format(choice: InputFormat, path: Option<&std::path::Path>) -> Format {
+    forced_format(choice).unwrap_or_else(|| Format::for_path(path))
+}
+
+/// The format `--input-format` imposes on every file; `None` for `auto` (by extension).
+pub fn forced_format(choice: InputFormat) -> Option<Format> {
     match choice {
-        InputFormat::Text => Format::Text,
-        InputFormat::Markdown => Format::Markdown,
-        InputFormat::Lines => Format::Lines,
-        InputFormat::Auto => {
-            let ext = path
-                .and_then(|p| p.extension())
-                .map(|e| e.to_string_lossy().to_ascii_lowercase());
-            match ext.as_deref() {
-                Some("md" | "markdown") => Format::Markdown,
-                _ => Format::Text,
-            }
-        }
+        InputFormat::Auto => None,
+        InputFormat::Text => Some(Format::Text),
+        InputFormat::Markdown => Some(Format::Markdown),
+        InputFormat::Lines => Some(Format::Lines),
     }
 }
 

@@ -49,6 +49,20 @@ pub enum Format {
     Lines,
 }
 
+impl Format {
+    /// The format of a file by its name: `.md` and `.markdown` are Markdown, everything else (and
+    /// standard input, `None`) plain text.
+    pub fn for_path(path: Option<&std::path::Path>) -> Format {
+        let ext = path
+            .and_then(|p| p.extension())
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("md" | "markdown") => Format::Markdown,
+            _ => Format::Text,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PrepareOptions {
     pub format: Format,

@@ -1,0 +1,514 @@
+//! The run over many files: one engine pass over every job of a plan.
+//!
+//! This is the heart of "translate a directory", kept apart from the command line so that a test,
+//! a service or a scheduler plugin can drive it with any `Engine` and see what happened. Files are
+//! read into a bounded window (`Options::window` sentences): their sentences are pooled, identical
+//! sentences are sent to the engine once (news sites repeat boilerplate in every article), the pool
+//! is sorted longest first and handed to the engine in chunks of about two batches, and each file
+//! is rebuilt and written the moment its last sentence is back. Memory stays bounded however large
+//! the tree, the engine sees full, length-homogeneous batches, and the stop flag (Ctrl-C, SIGTERM
+//! in the binary) is checked between chunks so a run stops within one chunk's time, leaving only
+//! complete files behind.
+//!
+//! In folder mode the output folder's manifest makes the run resumable: an output that is up to
+//! date is skipped, every written one is recorded, and the manifest is saved every two seconds and
+//! at the end. One file's problem (unreadable, binary, not writable) is reported through the
+//! progress sink, counted, and the run goes on.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::document::{self, Format, PrepareOptions, PreparedDocument, TranslatedDocument};
+use crate::engine::{Engine, EngineError, Translation};
+use crate::input;
+use crate::output::{self, Manifest, ManifestEntry};
+use crate::quotes::QuoteStyle;
+use crate::walk::{Destination, Job, Plan, Shard, Source};
+
+/// Files in one window at most, whatever their sentence count (many tiny files).
+const MAX_WINDOW_FILES: usize = 1024;
+/// Translations of repeated sentences kept across windows (boilerplate), at most.
+const MAX_CACHED: usize = 50_000;
+/// How often the manifest is saved during a run.
+const MANIFEST_SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// What each output file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// The translated article, in the input's format.
+    #[default]
+    Text,
+    /// JSON: the translated text and every segment with spans, score and flags.
+    Json,
+}
+
+/// How a run translates and writes; everything about the engine itself lives in the engine.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Sentences pooled across files before they go to the engine; 0 = one file at a time.
+    pub window: usize,
+    /// Translate even outputs the manifest says are up to date.
+    pub force: bool,
+    /// How to read every input; `None`: by extension (see `Format::for_path`).
+    pub input_format: Option<Format>,
+    pub output_format: OutputFormat,
+    pub quotes: QuoteStyle,
+    /// The engine's padded-token budget per batch: one chunk handed to the engine is about two
+    /// batches, so the stop flag is looked at between chunks.
+    pub batch_tokens: usize,
+    /// Everything that changes an output (engine, model, formats, options), as one string: the
+    /// manifest records it, and an output made with another fingerprint is translated again.
+    pub fingerprint: String,
+    /// This worker's shard: its manifest and temporary files are its own in a shared folder.
+    pub shard: Option<Shard>,
+}
+
+/// What the run reports while it goes: for a progress bar, a log, or a test.
+pub trait Progress {
+    /// One line for the user: a file that failed and why, or a warning. The run goes on.
+    fn message(&mut self, text: &str);
+    /// One job is finished: written, skipped as up to date, or failed.
+    fn file_done(&mut self);
+    /// The engine has translated `count` more sentences (each unique sentence once).
+    fn sentences_translated(&mut self, count: u64);
+}
+
+/// A progress sink that ignores everything.
+impl Progress for () {
+    fn message(&mut self, _text: &str) {}
+    fn file_done(&mut self) {}
+    fn sentences_translated(&mut self, _count: u64) {}
+}
+
+/// How a run went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Outputs written.
+    pub translated: u64,
+    /// Outputs already up to date.
+    pub skipped: u64,
+    /// Jobs that failed, and entries the walk could not read; each was reported.
+    pub failed: u64,
+    /// Sentences in the outputs written.
+    pub sentences: u64,
+    /// Sentences the engine translated (after de-duplication and the cross-window cache).
+    pub engine_sentences: u64,
+    /// Files of the plan's tree that belong to other shards.
+    pub other_shards: usize,
+    /// The stop flag ended the run early; every file written is complete.
+    pub interrupted: bool,
+}
+
+/// What ends a run before its jobs are done, short of the stop flag.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Standard output is gone or full (a closed pipe is for the caller to forgive).
+    #[error("could not write to standard output")]
+    Stdout(#[source] std::io::Error),
+    #[error("the engine failed; files still waiting for it were not written")]
+    Engine(#[source] Box<EngineError>),
+    #[error("the engine returned {returned} translations for {sent} sentences")]
+    TranslationCount { returned: usize, sent: usize },
+}
+
+/// A run that ended with an error: the error, and what was done before it (the manifest is
+/// saved either way).
+#[derive(Debug, thiserror::Error)]
+#[error("the run stopped before all files were done")]
+pub struct Aborted {
+    #[source]
+    pub error: PipelineError,
+    pub summary: Summary,
+}
+
+/// Translates every job of `plan` with `engine` and writes the outputs.
+///
+/// Entries the walk could not read are reported and counted as failed. `stop` is polled between
+/// files and between engine chunks; once it is set, no new work is taken, files whose sentences
+/// are all back are written, the rest are dropped, and the summary says `interrupted`.
+pub fn run(
+    plan: Plan,
+    engine: &dyn Engine,
+    options: &Options,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary, Aborted> {
+    let temp_prefix = output::temp_prefix(options.shard);
+    let mut manifest = None;
+    if let Some(root) = &plan.output_root {
+        match output::remove_leftovers(root, &temp_prefix) {
+            Ok(0) => {}
+            Ok(n) => progress.message(&format!(
+                "removed {n} unfinished temporary file(s) from an earlier run in {}",
+                root.display()
+            )),
+            Err(e) => progress.message(&format!("warning: {}", error_chain(&e))),
+        }
+        let (loaded, warnings) = Manifest::load(root, options.shard);
+        for warning in warnings {
+            progress.message(&format!("warning: {warning}"));
+        }
+        manifest = Some(loaded);
+    }
+
+    let mut summary = Summary {
+        other_shards: plan.other_shards,
+        ..Summary::default()
+    };
+    for error in &plan.entry_errors {
+        progress.message(&error_chain(error));
+        summary.failed += 1;
+    }
+    let mut pipeline = Pipeline {
+        options,
+        engine,
+        stop,
+        manifest,
+        temp_prefix,
+        progress,
+        summary,
+        cache: HashMap::new(),
+        last_save: Instant::now(),
+    };
+    let outcome = pipeline.execute(plan.jobs);
+    pipeline.save_manifest();
+    let mut summary = pipeline.summary;
+    match outcome {
+        Ok(interrupted) => {
+            summary.interrupted = interrupted;
+            Ok(summary)
+        }
+        Err(error) => Err(Aborted { error, summary }),
+    }
+}
+
+/// "message: cause: cause" for one-line reports of per-file errors.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A file waiting for its sentences.
+struct Pending {
+    job: Job,
+    doc: Option<PreparedDocument>,
+    /// The unique-sentence id of each model input, in document order.
+    ids: Vec<usize>,
+    remaining: usize,
+    source_sha256: String,
+}
+
+/// Files and their pooled, de-duplicated sentences.
+#[derive(Default)]
+struct Window {
+    pending: Vec<Pending>,
+    uniques: Vec<String>,
+    index: HashMap<String, usize>,
+    results: Vec<Option<Translation>>,
+    /// For each unique sentence, the pending files (one entry per occurrence) waiting for it.
+    waiting: Vec<Vec<usize>>,
+    occurrences: Vec<u32>,
+    sentences: usize,
+}
+
+struct Pipeline<'a> {
+    options: &'a Options,
+    engine: &'a dyn Engine,
+    stop: &'a AtomicBool,
+    manifest: Option<Manifest>,
+    temp_prefix: String,
+    progress: &'a mut dyn Progress,
+    summary: Summary,
+    /// Sentences seen in more than one file, across windows.
+    cache: HashMap<String, Translation>,
+    last_save: Instant,
+}
+
+impl Pipeline<'_> {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Runs every job; `Ok(true)` when the run was interrupted.
+    fn execute(&mut self, jobs: Vec<Job>) -> Result<bool, PipelineError> {
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let mut window = Window::default();
+            while window.pending.is_empty()
+                || (window.sentences < self.options.window
+                    && window.pending.len() < MAX_WINDOW_FILES)
+            {
+                if self.stopped() {
+                    return Ok(true);
+                }
+                let Some(job) = jobs.next() else { break };
+                self.admit(job, &mut window)?;
+            }
+            if self.translate_window(&mut window)? {
+                return Ok(true);
+            }
+            self.remember_repeats(&window);
+        }
+        Ok(self.stopped())
+    }
+
+    /// Reads one job into the window, or finishes it at once (skipped, failed, nothing to
+    /// translate, everything cached).
+    fn admit(&mut self, job: Job, window: &mut Window) -> Result<(), PipelineError> {
+        let path = match &job.source {
+            Source::File(path) => Some(path.as_path()),
+            Source::Stdin => None,
+        };
+        let bytes = match input::read_bytes(path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.fail(&error_chain(&error));
+                return Ok(());
+            }
+        };
+        let source_sha256 = output::sha256_hex(&bytes);
+        if let (Some(manifest), Some(input), Destination::File(out)) =
+            (&self.manifest, path, &job.destination)
+            && !self.options.force
+            && manifest.is_fresh(out, input, &source_sha256, &self.options.fingerprint)
+        {
+            self.summary.skipped += 1;
+            self.progress.file_done();
+            return Ok(());
+        }
+        let decoded = match input::decode(&bytes, path.unwrap_or(Path::new("<stdin>"))) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                self.fail(&error_chain(&error));
+                return Ok(());
+            }
+        };
+        drop(bytes);
+        let options = PrepareOptions {
+            format: self
+                .options
+                .input_format
+                .unwrap_or_else(|| Format::for_path(path)),
+            quotes: self.options.quotes,
+        };
+        let doc = document::prepare(&decoded.text, &options, self.engine);
+        let slot = window.pending.len();
+        let mut remaining = 0;
+        let ids: Vec<usize> = {
+            let inputs = doc.model_inputs();
+            window.sentences += inputs.len();
+            inputs
+                .into_iter()
+                .map(|sentence| {
+                    let id = match window.index.get(sentence) {
+                        Some(&id) => id,
+                        None => {
+                            let id = window.uniques.len();
+                            window.uniques.push(sentence.to_owned());
+                            window.index.insert(sentence.to_owned(), id);
+                            window.results.push(self.cache.get(sentence).cloned());
+                            window.waiting.push(Vec::new());
+                            window.occurrences.push(0);
+                            id
+                        }
+                    };
+                    window.occurrences[id] += 1;
+                    if window.results[id].is_none() {
+                        window.waiting[id].push(slot);
+                        remaining += 1;
+                    }
+                    id
+                })
+                .collect()
+        };
+        let mut pending = Pending {
+            job,
+            doc: Some(doc),
+            ids,
+            remaining,
+            source_sha256,
+        };
+        if remaining == 0 {
+            self.finish_file(&mut pending, &window.results)?;
+        } else {
+            window.pending.push(pending);
+        }
+        Ok(())
+    }
+
+    /// Sends the window's untranslated sentences to the engine; `Ok(true)` when stopped.
+    fn translate_window(&mut self, window: &mut Window) -> Result<bool, PipelineError> {
+        let mut todo: Vec<usize> = (0..window.uniques.len())
+            .filter(|&id| window.results[id].is_none())
+            .collect();
+        // Longest first, as CTranslate2's rebatching does: each chunk is then of one length
+        // class, so the engine's batches carry little padding.
+        todo.sort_by_key(|&id| Reverse(window.uniques[id].len()));
+        let budget = self.options.batch_tokens.saturating_mul(2).max(1);
+        let mut start = 0;
+        while start < todo.len() {
+            if self.stopped() {
+                return Ok(true);
+            }
+            // Rough token estimate (about four bytes per subword in German news text); the
+            // engine packs its real batches itself, this only sizes the chunk.
+            let longest = window.uniques[todo[start]].len() / 4 + 2;
+            let count = (budget / longest).clamp(1, todo.len() - start);
+            let chunk = &todo[start..start + count];
+            start += count;
+            let texts: Vec<&str> = chunk
+                .iter()
+                .map(|&id| window.uniques[id].as_str())
+                .collect();
+            let translations = self
+                .engine
+                .translate(&texts)
+                .map_err(|error| PipelineError::Engine(Box::new(error)))?;
+            if translations.len() != texts.len() {
+                return Err(PipelineError::TranslationCount {
+                    returned: translations.len(),
+                    sent: texts.len(),
+                });
+            }
+            let mut ready = Vec::new();
+            for (&id, translation) in chunk.iter().zip(translations) {
+                window.results[id] = Some(translation);
+                for &slot in &window.waiting[id] {
+                    let pending = &mut window.pending[slot];
+                    pending.remaining -= 1;
+                    if pending.remaining == 0 {
+                        ready.push(slot);
+                    }
+                }
+            }
+            self.summary.engine_sentences += chunk.len() as u64;
+            self.progress.sentences_translated(chunk.len() as u64);
+            for slot in ready {
+                self.finish_file(&mut window.pending[slot], &window.results)?;
+            }
+            if self.last_save.elapsed() >= MANIFEST_SAVE_EVERY {
+                self.save_manifest();
+            }
+        }
+        Ok(false)
+    }
+
+    /// Keeps translations of sentences that occurred more than once for the next windows.
+    fn remember_repeats(&mut self, window: &Window) {
+        if self.cache.len() > MAX_CACHED {
+            self.cache.clear();
+        }
+        for (id, &count) in window.occurrences.iter().enumerate() {
+            if count > 1
+                && let Some(translation) = &window.results[id]
+            {
+                self.cache
+                    .entry(window.uniques[id].clone())
+                    .or_insert_with(|| translation.clone());
+            }
+        }
+    }
+
+    /// Rebuilds a file whose sentences are all back, and writes it.
+    fn finish_file(
+        &mut self,
+        pending: &mut Pending,
+        results: &[Option<Translation>],
+    ) -> Result<(), PipelineError> {
+        let Some(doc) = pending.doc.take() else {
+            return Ok(());
+        };
+        let translations: Vec<Translation> = pending
+            .ids
+            .iter()
+            .filter_map(|&id| results.get(id).cloned().flatten())
+            .collect();
+        if translations.len() != pending.ids.len() {
+            self.fail(&format!(
+                "{}: internal error: a translation went missing; file not written",
+                pending.job.display_source()
+            ));
+            return Ok(());
+        }
+        let sentences = translations.len() as u64;
+        let translated = doc.finish(&translations);
+        let bytes = match render(&translated, self.options.output_format) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.fail(&format!("{}: {e}", pending.job.display_source()));
+                return Ok(());
+            }
+        };
+        match &pending.job.destination {
+            Destination::Stdout => {
+                // A closed pipe ends the run (and is reported as success by the binary).
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(&bytes).map_err(PipelineError::Stdout)?;
+                stdout.flush().map_err(PipelineError::Stdout)?;
+            }
+            Destination::File(path) => {
+                if let Err(error) = output::write_atomic(path, &bytes, &self.temp_prefix) {
+                    self.fail(&error_chain(&error));
+                    return Ok(());
+                }
+                if let Some(manifest) = &mut self.manifest {
+                    manifest.record(
+                        path,
+                        ManifestEntry {
+                            source: pending.job.key.clone(),
+                            source_sha256: pending.source_sha256.clone(),
+                            settings: self.options.fingerprint.clone(),
+                            output_bytes: bytes.len() as u64,
+                        },
+                    );
+                }
+            }
+        }
+        self.summary.translated += 1;
+        self.summary.sentences += sentences;
+        self.progress.file_done();
+        Ok(())
+    }
+
+    fn fail(&mut self, message: &str) {
+        self.summary.failed += 1;
+        self.progress.message(message);
+        self.progress.file_done();
+    }
+
+    fn save_manifest(&mut self) {
+        if let Some(manifest) = &mut self.manifest
+            && let Err(error) = manifest.save(&self.temp_prefix)
+        {
+            // Only resumability suffers: those files are translated again next time.
+            self.progress
+                .message(&format!("warning: {}", error_chain(&error)));
+        }
+        self.last_save = Instant::now();
+    }
+}
+
+/// The bytes of one output.
+fn render(
+    translated: &TranslatedDocument,
+    format: OutputFormat,
+) -> Result<Vec<u8>, serde_json::Error> {
+    Ok(match format {
+        OutputFormat::Text => translated.target.clone().into_bytes(),
+        OutputFormat::Json => {
+            let mut bytes = serde_json::to_vec_pretty(translated)?;
+            bytes.push(b'\n');
+            bytes
+        }
+    })
+}
