@@ -13,7 +13,8 @@
 //! In folder mode the output folder's manifest makes the run resumable: an output that is up to
 //! date is skipped, every written one is recorded, and the manifest is saved every two seconds and
 //! at the end. One file's problem (unreadable, binary, not writable) is reported through the
-//! progress sink, counted, and the run goes on.
+//! progress sink, counted, and the run goes on; so is an engine error, which fails the files of
+//! the window it happened in.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::document::{self, Format, PrepareOptions, PreparedDocument, TranslatedDocument};
-use crate::engine::{Engine, EngineError, Translation};
+use crate::engine::{Engine, Translation};
 use crate::input;
 use crate::output::{self, Manifest, ManifestEntry};
 use crate::quotes::QuoteStyle;
@@ -103,16 +104,13 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
-/// What ends a run before its jobs are done, short of the stop flag.
+/// What ends a run before its jobs are done, short of the stop flag. (A file that cannot be read
+/// or written, or whose window the engine fails, is reported and counted, not an error of the run.)
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// Standard output is gone or full (a closed pipe is for the caller to forgive).
     #[error("could not write to standard output")]
     Stdout(#[source] std::io::Error),
-    #[error("the engine failed; files still waiting for it were not written")]
-    Engine(#[source] Box<EngineError>),
-    #[error("the engine returned {returned} translations for {sent} sentences")]
-    TranslationCount { returned: usize, sent: usize },
 }
 
 /// A run that ended with an error: the error, and what was done before it (the manifest is
@@ -370,16 +368,27 @@ impl Pipeline<'_> {
                 .iter()
                 .map(|&id| window.uniques[id].as_str())
                 .collect();
-            let translations = self
-                .engine
-                .translate(&texts)
-                .map_err(|error| PipelineError::Engine(Box::new(error)))?;
-            if translations.len() != texts.len() {
-                return Err(PipelineError::TranslationCount {
-                    returned: translations.len(),
-                    sent: texts.len(),
-                });
-            }
+            let translations = match self.engine.translate(&texts) {
+                Ok(translations) if translations.len() == texts.len() => translations,
+                Ok(translations) => {
+                    self.fail_window(
+                        window,
+                        &format!(
+                            "the engine returned {} translations for {} sentences",
+                            translations.len(),
+                            texts.len()
+                        ),
+                    );
+                    return Ok(false);
+                }
+                Err(error) => {
+                    self.fail_window(
+                        window,
+                        &format!("the engine failed: {}", error_chain(&error)),
+                    );
+                    return Ok(false);
+                }
+            };
             let mut ready = Vec::new();
             for (&id, translation) in chunk.iter().zip(translations) {
                 window.results[id] = Some(translation);
@@ -401,6 +410,21 @@ impl Pipeline<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// Fails every file of the window still waiting for a translation, each with its path; files
+    /// already written stay, and the run goes on with the next window. An engine error is most
+    /// often about its input (a sentence it cannot handle, memory for one batch), so the other
+    /// windows deserve their chance, as another unreadable file would not stop the run either.
+    fn fail_window(&mut self, window: &mut Window, why: &str) {
+        for pending in &mut window.pending {
+            if pending.doc.take().is_some() {
+                self.fail(&format!(
+                    "{}: {why}; file not written",
+                    pending.job.display_source()
+                ));
+            }
+        }
     }
 
     /// Keeps translations of sentences that occurred more than once for the next windows.

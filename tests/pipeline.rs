@@ -58,6 +58,25 @@ fn translation(sentence: &str) -> Translation {
     }
 }
 
+/// Fails every call that carries a sentence with "kaputt" in it, like a model that cannot
+/// handle one input; translates the rest by upper-casing.
+struct FailingEngine;
+
+impl Engine for FailingEngine {
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
+        if sentences.iter().any(|s| s.contains("kaputt")) {
+            return Err(EngineError::Decode("the logits are NaN".into()));
+        }
+        Ok(sentences.iter().map(|s| translation(s)).collect())
+    }
+    fn source_token_count(&self, sentence: &str) -> usize {
+        sentence.split_whitespace().count() + 1
+    }
+    fn max_source_tokens(&self) -> usize {
+        512
+    }
+}
+
 /// What the pipeline told its progress sink.
 #[derive(Default)]
 struct Log {
@@ -308,4 +327,69 @@ fn the_stop_flag_mid_window_writes_complete_files_only() {
     );
     assert_eq!((again.translated, again.skipped), (12, 1));
     assert_eq!(outputs(&out), expected);
+}
+
+#[test]
+fn an_engine_error_fails_only_the_files_of_its_window_with_their_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("archiv");
+    std::fs::create_dir_all(&input).unwrap();
+    // Two files per window (each has two sentences; the window takes files until it holds
+    // three): a.1 a.2 | b.1 b.2 | c.1 c.2, and one sentence of b.1 breaks the engine.
+    for (name, body) in [
+        (
+            "a.1.de.txt",
+            "Der Rat tagt am Montag. Die Sitzung ist öffentlich.",
+        ),
+        (
+            "a.2.de.txt",
+            "Es regnet in Bonn. Die Feuerwehr ist im Einsatz.",
+        ),
+        (
+            "b.1.de.txt",
+            "Das Modell ist kaputt. Dieser Satz bleibt liegen.",
+        ),
+        ("b.2.de.txt", "Die Bahn streikt. Viele Züge fallen aus."),
+        ("c.1.de.txt", "Der Markt erholt sich. Der Dax steigt."),
+        ("c.2.de.txt", "Die Schule beginnt. Die Ferien sind vorbei."),
+    ] {
+        std::fs::write(input.join(name), format!("{body}\n")).unwrap();
+    }
+    let out = tmp.path().join("en");
+    let (summary, log) = run(
+        &input,
+        &out,
+        &FailingEngine,
+        &options(3),
+        &AtomicBool::new(false),
+    );
+
+    assert!(!summary.interrupted);
+    assert_eq!(
+        (summary.translated, summary.failed),
+        (4, 2),
+        "{:?}",
+        log.messages
+    );
+    assert_eq!(log.files_done, 6);
+    let written = outputs(&out);
+    assert_eq!(
+        written.keys().collect::<Vec<_>>(),
+        ["a.1.en.txt", "a.2.en.txt", "c.1.en.txt", "c.2.en.txt"]
+    );
+    assert_eq!(
+        written["c.2.en.txt"],
+        "DIE SCHULE BEGINNT. DIE FERIEN SIND VORBEI.\n"
+    );
+    assert_eq!(log.messages.len(), 2, "{:?}", log.messages);
+    for (message, name) in log.messages.iter().zip(["b.1.de.txt", "b.2.de.txt"]) {
+        assert!(
+            message.contains(&input.join(name).display().to_string()),
+            "{message} does not name {name}"
+        );
+        assert!(message.contains("the engine failed"), "{message}");
+        assert!(message.contains("the logits are NaN"), "{message}");
+        assert!(message.contains("not written"), "{message}");
+    }
+    assert!(leftovers(&out).is_empty());
 }
