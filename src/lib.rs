@@ -1,13 +1,16 @@
 //! de2en translates German news articles into English on the user's own machine.
 //!
 //! ```text
-//! read file ──► document::prepare ──► segment ──► engine.translate ──► PreparedDocument::finish ──► write
-//!  (bytes,       (blocks, byte spans,    (German     (Marian: tokenise,     (gaps copied verbatim,      (atomic)
-//!   encoding)     gaps and sentences)     rules)      batch, beam search)    quotes restored)
+//! walk::plan ──► pipeline::run ──► document ──► engine ──► document::align ──► output
+//!  (inputs →      (windows of      (segment,    (Marian)   (gaps copied,        (atomic
+//!   jobs)          files, dedup)    quotes)                 quotes restored)     writes)
 //! ```
 //!
-//! A text is `gap sentence gap … sentence gap`; everything that is not a sentence lives in gaps
-//! and is copied byte for byte, so an engine that returns its input unchanged reproduces the input.
+//! Per file: read ──► `document::prepare` ──► `segment` ──► `Engine::translate` ──►
+//! `PreparedDocument::finish` ──► write. A text is `gap sentence gap … sentence gap`; everything
+//! that is not a sentence lives in gaps and is copied byte for byte, so an engine that returns its
+//! input unchanged reproduces the input. Dependencies point down this flow only (checked by
+//! `tests/layering.rs`); `span` holds the `ByteSpan` every stage shares.
 
 pub mod batch;
 pub mod cli;
