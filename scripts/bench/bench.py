@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark de2en against transformers (PyTorch) and CTranslate2 (fp32, int8) on a full-size model.
+"""Benchmark de2en (fp32 and int8) against transformers (PyTorch) and CTranslate2 (fp32, int8).
 
 Every engine translates the same German sentences (scripts/bench/sentences.de.txt) with the same
 random-weight model that has opus-mt-de-en's exact shape (scripts/bench/make_full_model.py), with
 every hypothesis forced to exactly 32 new tokens so that speed does not depend on what a random
 model happens to emit. Beam 1 and 4, batch 1 and 32, 2 threads each. Each (engine, beam, batch)
-runs in its own process, which reports model load time, translation time and its peak RSS.
+runs in its own process, which reports model load time, translation time, the CPU time spent in
+the translation (so that idle cores show up as CPU-seconds per wall-second below the thread count)
+and its peak RSS. One run covers every engine, so the ratios in the report come from the same
+machine in the same state; the report's header names the CPU and the instruction-set flags that
+decide which kernels de2en and CTranslate2 pick (avx2, fma, avx512f, avx512_vnni, avx_vnni,
+avx512_bf16).
 
     scripts/bench/run_bench.sh            # everything: model, conversions, build, 500 sentences
     scripts/bench/run_bench.sh --quick    # 100 sentences
-    /work/pyenv/venv/bin/python scripts/bench/bench.py --help
+    .venv/bin/python scripts/bench/bench.py --help
 
 How each engine is driven:
 - de2en: `de2en translate --model DIR --input-format lines --beam-size B --max-length 32
@@ -17,6 +22,7 @@ How each engine is driven:
   same command on empty input; translation time = wall time on the sentences minus that.
   Batch 1 uses --batch-tokens 1 (one sentence per batch); batch 32 uses 32 × the mean padded source
   length, which packs about 32 sentences per batch (de2en packs by padded tokens, not sentences).
+- de2en-int8: the same command with `--precision int8` (weights quantized when the model loads).
 - de2en-rust-bert: the same command with `--engine rust-bert`, run by a de2en built with the
   `rust-bert` feature (--de2en-rust-bert; run_bench.sh builds it with RUST_BERT=1), with
   LD_LIBRARY_PATH pointing at this Python's torch/lib.
@@ -27,6 +33,12 @@ How each engine is driven:
   MarianTokenizer.
 Peers get their sentences sorted by length and cut into batches of 1 or 32, as de2en sorts too.
 Tokenization and detokenization are inside the timed region for every engine.
+
+CPU time: for the Python workers, RUSAGE_SELF user+sys over the timed region (all threads of the
+process); for de2en, RUSAGE_CHILDREN deltas around each subprocess, the empty-input run's CPU time
+subtracted like its wall time. Agreement: how many outputs equal transformers' text, and for the
+int8 engines how many equal their own fp32 counterpart's (de2en-int8 vs de2en, ct2-int8 vs
+ct2-fp32) — a speed figure is only worth as much as the translations it comes with.
 """
 
 from __future__ import annotations
@@ -47,12 +59,54 @@ OUT = HERE / "out"
 MODEL_DIR = OUT / "opus-mt-de-en-random"
 CT2_DIRS = {"ct2-fp32": OUT / "ct2-fp32", "ct2-int8": OUT / "ct2-int8"}
 NEW_TOKENS = 32
-ENGINES = ["de2en", "de2en-rust-bert", "transformers", "ct2-fp32", "ct2-int8"]
-PEERS = ["de2en-rust-bert", "transformers", "ct2-fp32", "ct2-int8"]
+ENGINES = ["transformers", "ct2-fp32", "ct2-int8", "de2en", "de2en-int8", "de2en-rust-bert"]
+# de2en's own engines, each compared with every peer below; de2en-rust-bert is an optional peer
+# (it needs a libtorch build, see run_bench.sh).
+MINE = ["de2en", "de2en-int8"]
+PEERS = ["ct2-fp32", "ct2-int8", "transformers", "de2en-rust-bert"]
+# An int8 engine and its exact counterpart: their texts are compared as well.
+FP32_OF = {"de2en-int8": "de2en", "ct2-int8": "ct2-fp32"}
+DE2EN_ENGINES = ["de2en", "de2en-int8", "de2en-rust-bert"]
+CPU_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"]
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def cpu_seconds(who=resource.RUSAGE_SELF) -> float:
+    """User + system CPU time of this process (all its threads) or of its waited-for children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine() -> dict:
+    """CPU model name and the flags that select kernels, from /proc/cpuinfo (Linux x86; else unknown)."""
+    name, flags = "unknown CPU", None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and name == "unknown CPU":
+                name = value.strip()
+            elif key in ("flags", "Features") and flags is None:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return dict(
+        cpu=name,
+        cores=os.cpu_count(),
+        flags=None if flags is None else {f: f in flags for f in CPU_FLAGS},
+    )
+
+
+def sentence_stats(sentences: list[str]) -> dict:
+    words = [len(s.split()) for s in sentences]
+    return dict(
+        mean_words=statistics.mean(words) if words else 0.0,
+        max_words=max(words, default=0),
+        over_40=sum(w > 40 for w in words),
+    )
 
 
 def read_sentences(path: Path, n: int) -> list[str]:
@@ -82,7 +136,7 @@ def worker_transformers(args, sentences: list[str]) -> dict:
     model = MarianMTModel.from_pretrained(MODEL_DIR).eval()
     load_s = time.perf_counter() - start
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     outputs = [""] * len(sentences)
     tokens = 0
     with torch.inference_mode():
@@ -99,8 +153,10 @@ def worker_transformers(args, sentences: list[str]) -> dict:
             tokens += (gen.shape[1] - 1) * len(idx)
             for i, text in zip(idx, tok.batch_decode(gen, skip_special_tokens=True)):
                 outputs[i] = text
-    translate_s = time.perf_counter() - start
-    return dict(load_s=load_s, translate_s=translate_s, tokens=tokens, peak_rss_mb=peak_rss_mb(), outputs=outputs)
+    translate_s, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start
+    return dict(
+        load_s=load_s, translate_s=translate_s, cpu_s=cpu_s, tokens=tokens, peak_rss_mb=peak_rss_mb(), outputs=outputs
+    )
 
 
 def worker_ct2(args, sentences: list[str]) -> dict:
@@ -121,7 +177,7 @@ def worker_ct2(args, sentences: list[str]) -> dict:
     )
     load_s = time.perf_counter() - start
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     outputs = [""] * len(sentences)
     tokens = 0
     source = [tok.convert_ids_to_tokens(ids) for ids in tok(sentences).input_ids]
@@ -139,8 +195,10 @@ def worker_ct2(args, sentences: list[str]) -> dict:
             # transformers and de2en end with the forced </s> as token 32; CTranslate2 has no forced
             # EOS and emits a 32nd ordinary token instead: compare texts on the first 31.
             outputs[i] = tok.decode(tok.convert_tokens_to_ids(hyp[: NEW_TOKENS - 1]), skip_special_tokens=True)
-    translate_s = time.perf_counter() - start
-    return dict(load_s=load_s, translate_s=translate_s, tokens=tokens, peak_rss_mb=peak_rss_mb(), outputs=outputs)
+    translate_s, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start
+    return dict(
+        load_s=load_s, translate_s=translate_s, cpu_s=cpu_s, tokens=tokens, peak_rss_mb=peak_rss_mb(), outputs=outputs
+    )
 
 
 def de2en_batch_tokens(sentences: list[str], batch: int) -> int:
@@ -183,25 +241,29 @@ def worker_de2en(args, sentences: list[str]) -> dict:
         "--batch-tokens", str(batch_tokens),
         "--threads", str(args.threads),
     ]  # fmt: skip
+    if args.engine == "de2en-int8":
+        cmd += ["--precision", "int8"]
     # Load: the same command on empty input (process start, model and tokenizer load, exit);
     # the faster of two runs, the first one also warms the page cache as the peers' loads are.
+    # CPU time of a child is known once it has been waited for: RUSAGE_CHILDREN before and after.
     load_runs = []
     for _ in range(2):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
         empty = subprocess.run(cmd, input=b"", capture_output=True)
-        load_runs.append(time.perf_counter() - start)
+        load_runs.append((time.perf_counter() - start, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_start))
         if empty.returncode != 0:
             raise RuntimeError(
                 f"de2en failed on empty input (exit {empty.returncode}): {empty.stderr.decode(errors='replace')[-2000:]}"
             )
-    load_s = min(load_runs)
+    load_s, load_cpu_s = min(load_runs)
     data = "".join(s + "\n" for s in sentences).encode("utf-8")
     # Peak RSS through /usr/bin/time: ru_maxrss of our own children would count the moment between
     # fork and exec, when the child is still a copy of this (large) Python process.
     timer = ["/usr/bin/time", "-f", "DE2EN_MAXRSS_KB %M"] if Path("/usr/bin/time").exists() else []
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     run = subprocess.run(timer + cmd, input=data, capture_output=True)
     total_s = time.perf_counter() - start
+    total_cpu_s = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_start
     rss_mb = peak_rss_mb(resource.RUSAGE_CHILDREN)
     for line in run.stderr.decode(errors="replace").splitlines():
         if line.startswith("DE2EN_MAXRSS_KB "):
@@ -218,6 +280,9 @@ def worker_de2en(args, sentences: list[str]) -> dict:
     return dict(
         load_s=load_s,
         translate_s=total_s - load_s,
+        # The translation's share: the empty run's CPU time taken off, as its wall time is.
+        cpu_s=max(0.0, total_cpu_s - load_cpu_s),
+        run_cpu_per_wall=total_cpu_s / total_s,
         tokens=NEW_TOKENS * len(sentences),  # forced by --min-length = --max-length
         peak_rss_mb=rss_mb,
         outputs=outputs,
@@ -228,9 +293,7 @@ def worker_de2en(args, sentences: list[str]) -> dict:
 
 def run_worker(args) -> int:
     sentences = read_sentences(Path(args.sentences), args.n)
-    fn = {"transformers": worker_transformers, "de2en": worker_de2en, "de2en-rust-bert": worker_de2en}.get(
-        args.engine, worker_ct2
-    )
+    fn = worker_de2en if args.engine in DE2EN_ENGINES else {"transformers": worker_transformers}.get(args.engine, worker_ct2)
     result = fn(args, sentences)
     result.update(engine=args.engine, beam=args.beam, batch=args.batch, sentences=len(sentences))
     print("RESULT " + json.dumps(result, ensure_ascii=False))
@@ -267,50 +330,106 @@ def fmt(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
-def report(results: list[dict], args) -> str:
+def tokens_per_s(r: dict | None) -> float | None:
+    return r["tokens"] / r["translate_s"] if r and r["translate_s"] > 0 else None
+
+
+def cpu_per_wall(r: dict) -> float | None:
+    return r["cpu_s"] / r["translate_s"] if r.get("cpu_s") is not None and r["translate_s"] > 0 else None
+
+
+def same_text(a: dict | None, b: dict | None) -> str:
+    if not (a and b):
+        return "–"
+    return f"{sum(x == y for x, y in zip(a['outputs'], b['outputs']))}/{len(b['outputs'])}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
+def header(args, sentences: list[str]) -> list[str]:
+    info = machine()
+    flags = info["flags"]
+    flag_text = "unknown" if flags is None else " ".join(f"{f}{'+' if on else '−'}" for f, on in flags.items())
+    st = sentence_stats(sentences)
+    return [
+        f"CPU: {info['cpu']} ({info['cores']} logical cores); flags: {flag_text}; threads per engine: {args.threads}.",
+        "",
+        f"{len(sentences)} sentences (mean {st['mean_words']:.1f} words, max {st['max_words']}, "
+        f"{st['over_40']} over 40), exactly {NEW_TOKENS} new tokens each; model: opus-mt-de-en shape, "
+        "random weights (`scripts/bench/make_full_model.py`).",
+    ]
+
+
+def report(results: list[dict], args, sentences: list[str] | None = None) -> str:
+    """Markdown: speed per setting with de2en's ratios, then every run, then load and RSS ratios."""
     ok = {(r["engine"], r["beam"], r["batch"]): r for r in results if "error" not in r}
-    lines = []
+    ran = [e for e in ENGINES if any(r["engine"] == e for r in results)]
+    lines = header(args, sentences if sentences is not None else read_sentences(Path(args.sentences), args.n))
+    lines.append("")
+
+    # 1. Target tokens/s, one row per setting, with de2en's and de2en-int8's speed ratios.
+    pairs = [(m, p) for m in MINE if m in ran for p in PEERS if p in ran]
+    lines.append("Target tokens/s (higher is better); ratios are de2en's tokens/s ÷ the peer's:")
+    lines.append("")
+    lines.append("| beam | batch | " + " | ".join(ran) + "".join(f" | {m} ÷ {p}" for m, p in pairs) + " |")
+    lines.append("|---:|---:|" + "---:|" * (len(ran) + len(pairs)))
+    for beam in args.beams:
+        for batch in args.batches:
+            cells = [fmt(tokens_per_s(ok.get((e, beam, batch))), 0) for e in ran]
+            cells += [ratio(tokens_per_s(ok.get((m, beam, batch))), tokens_per_s(ok.get((p, beam, batch)))) for m, p in pairs]
+            lines.append(f"| {beam} | {batch} | " + " | ".join(cells) + " |")
+    lines.append("")
+
+    # 2. Every run.
     lines.append(
-        f"{args.n} sentences, exactly {NEW_TOKENS} new tokens each, {args.threads} threads, "
-        f"model: opus-mt-de-en shape, random weights (`scripts/bench/make_full_model.py`)."
+        "Every run. CPU-s/wall-s: CPU time of the translation ÷ its wall time (the thread count when every "
+        "core is busy throughout). Same text: outputs equal to transformers', and for int8 engines to their "
+        "own fp32 engine's."
     )
     lines.append("")
-    lines.append("| engine | beam | batch | sentences/s | target tokens/s | load s | peak RSS MB | same text as transformers |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append(
+        "| beam | batch | engine | target tokens/s | sentences/s | CPU-s/wall-s | peak RSS MB | load s "
+        "| same text as transformers | same text as own fp32 |"
+    )
+    lines.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         if "error" in r:
             error = r["error"].replace("|", "/")[:160]
-            lines.append(f"| {r['engine']} | {r['beam']} | {r['batch']} | failed: {error} | | | | |")
+            lines.append(f"| {r['beam']} | {r['batch']} | {r['engine']} | failed: {error} | | | | | | |")
             continue
-        ref = ok.get(("transformers", r["beam"], r["batch"]))
-        same = "–"
-        if ref and r["engine"] != "transformers":
-            n_same = sum(a == b for a, b in zip(r["outputs"], ref["outputs"]))
-            same = f"{n_same}/{len(ref['outputs'])}"
+        key = (r["beam"], r["batch"])
+        vs_transformers = same_text(r, ok.get(("transformers", *key))) if r["engine"] != "transformers" else "–"
+        vs_fp32 = same_text(r, ok.get((FP32_OF[r["engine"]], *key))) if r["engine"] in FP32_OF else "–"
         lines.append(
-            f"| {r['engine']} | {r['beam']} | {r['batch']} | {fmt(r['sentences'] / r['translate_s'], 2)} | "
-            f"{fmt(r['tokens'] / r['translate_s'], 0)} | {fmt(r['load_s'], 2)} | {fmt(r['peak_rss_mb'], 0)} | {same} |"
+            f"| {r['beam']} | {r['batch']} | {r['engine']} | {fmt(tokens_per_s(r), 0)} | "
+            f"{fmt(r['sentences'] / r['translate_s'], 2)} | {fmt(cpu_per_wall(r), 2)} | {fmt(r['peak_rss_mb'], 0)} | "
+            f"{fmt(r['load_s'], 2)} | {vs_transformers} | {vs_fp32} |"
         )
     lines.append("")
-    lines.append("de2en ÷ peer (speed: higher is better for de2en; RSS and load: lower is better for de2en):")
+
+    # 3. Load time and memory against each peer.
+    lines.append("de2en ÷ peer (speed: higher is better for de2en; load time and peak RSS: lower is better):")
     lines.append("")
-    lines.append("| beam | batch | peer | speed ratio | load ratio | peak RSS ratio |")
-    lines.append("|---:|---:|---|---:|---:|---:|")
+    lines.append("| beam | batch | engine | peer | speed | load | peak RSS |")
+    lines.append("|---:|---:|---|---|---:|---:|---:|")
     any_ratio = False
     for beam in args.beams:
         for batch in args.batches:
-            mine = ok.get(("de2en", beam, batch))
-            for peer in PEERS:
-                theirs = ok.get((peer, beam, batch))
-                if not (mine and theirs):
-                    continue
-                any_ratio = True
-                speed = theirs["translate_s"] / mine["translate_s"]
-                load = mine["load_s"] / theirs["load_s"]
-                rss = mine["peak_rss_mb"] / theirs["peak_rss_mb"]
-                lines.append(f"| {beam} | {batch} | {peer} | {speed:.2f}× | {load:.2f}× | {rss:.2f}× |")
+            for mine_name in MINE:
+                mine = ok.get((mine_name, beam, batch))
+                for peer in PEERS:
+                    theirs = ok.get((peer, beam, batch))
+                    if not (mine and theirs):
+                        continue
+                    any_ratio = True
+                    lines.append(
+                        f"| {beam} | {batch} | {mine_name} | {peer} | {ratio(tokens_per_s(mine), tokens_per_s(theirs))} | "
+                        f"{ratio(mine['load_s'], theirs['load_s'])} | {ratio(mine['peak_rss_mb'], theirs['peak_rss_mb'])} |"
+                    )
     if not any_ratio:
-        lines.append("| – | – | – | no run with both de2en and a peer (see above) | | |")
+        lines.append("| – | – | – | – | no run with both a de2en engine and a peer (see above) | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -321,8 +440,9 @@ def ensure_python_with_packages() -> None:
     import importlib.util
 
     if not all(importlib.util.find_spec(m) for m in ("ctranslate2", "transformers", "torch")):
-        venv = os.environ.get("PYTHON", "/work/pyenv/venv/bin/python")
-        if Path(venv).exists() and not os.environ.get("DE2EN_BENCH_REEXEC"):
+        candidates = [os.environ.get("PYTHON"), str(REPO / ".venv" / "bin" / "python"), "/work/pyenv/venv/bin/python"]
+        venv = next((c for c in candidates if c and Path(c).exists()), "")
+        if venv and not os.environ.get("DE2EN_BENCH_REEXEC"):
             os.environ["DE2EN_BENCH_REEXEC"] = "1"
             os.execv(venv, [venv, str(Path(__file__).resolve()), *sys.argv[1:]])
         sys.exit("bench.py needs torch, transformers, sentencepiece and ctranslate2: pip install -r scripts/requirements.txt")
@@ -375,9 +495,13 @@ def main() -> int:
         if name in engines and not (path / "model.bin").exists():
             print(f"skipping {name}: {path} is missing (run make_full_model.py without --no-ct2)", file=sys.stderr)
             engines.remove(name)
-    if "de2en" in engines and not (Path(args.de2en).is_file() and os.access(args.de2en, os.X_OK)):
-        print(f"skipping de2en: no binary at {args.de2en} (cargo build --release, or pass --de2en)", file=sys.stderr)
-        engines.remove("de2en")
+    missing_bin = []
+    if not (Path(args.de2en).is_file() and os.access(args.de2en, os.X_OK)):
+        for name in ("de2en", "de2en-int8"):
+            if name in engines:
+                print(f"skipping {name}: no binary at {args.de2en} (cargo build --release, or pass --de2en)", file=sys.stderr)
+                engines.remove(name)
+                missing_bin.append(name)
     rust_bert_bin = Path(args.de2en_rust_bert)
     if "de2en-rust-bert" in engines and not (rust_bert_bin.is_file() and os.access(rust_bert_bin, os.X_OK)):
         print(
@@ -391,7 +515,7 @@ def main() -> int:
     for beam in args.beams:
         for batch in args.batches:
             for engine in engines:
-                print(f"{engine:12s} beam {beam} batch {batch:2d} ...", end=" ", flush=True)
+                print(f"{engine:15s} beam {beam} batch {batch:2d} ...", end=" ", flush=True)
                 start = time.perf_counter()
                 r = run_one(args, engine, beam, batch)
                 results.append(r)
@@ -399,12 +523,13 @@ def main() -> int:
                     print(f"FAILED ({r['error'][:300]})", flush=True)
                 else:
                     print(
-                        f"{r['sentences'] / r['translate_s']:.2f} sent/s, load {r['load_s']:.2f} s, "
+                        f"{tokens_per_s(r):.0f} tok/s, {r['sentences'] / r['translate_s']:.2f} sent/s, "
+                        f"CPU-s/wall-s {fmt(cpu_per_wall(r), 2)}, load {r['load_s']:.2f} s, "
                         f"RSS {r['peak_rss_mb']:.0f} MB ({time.perf_counter() - start:.0f} s)",
                         flush=True,
                     )
-    if "de2en" not in engines:
-        results.append(dict(engine="de2en", beam="–", batch="–", error="skipped: binary missing"))
+    for name in missing_bin:
+        results.append(dict(engine=name, beam="–", batch="–", error="skipped: binary missing"))
     table = report(results, args)
     print()
     print(table)

@@ -2,22 +2,28 @@
 # One command for the whole benchmark: full-size random model (+ CTranslate2 conversions) if
 # missing, de2en release build, then bench.py. Arguments go to bench.py (e.g. --quick).
 #
-#   scripts/bench/run_bench.sh            # 500 sentences, beam 1/4 x batch 1/32, all engines
+#   scripts/bench/run_bench.sh            # 500 sentences, beam 1/4 x batch 1/32, every engine:
+#                                         # transformers, ct2-fp32, ct2-int8, de2en, de2en-int8
 #   scripts/bench/run_bench.sh --quick    # 100 sentences
 #   NO_BUILD=1 scripts/bench/run_bench.sh --engines transformers,ct2-fp32
 #   RUST_BERT=1 scripts/bench/run_bench.sh --quick   # also build and run --engine rust-bert
 #
-# Environment: PYTHON (default /work/pyenv/venv/bin/python, else python3), CARGO_TARGET_DIR,
+# Environment: PYTHON (default: the repo's .venv, else /work/pyenv/venv, else python3), CARGO_TARGET_DIR,
 # DE2EN_BIN (skip the build and use this binary), NO_BUILD=1 (do not run cargo), RUST_BERT=1
 # (build de2en with the rust-bert feature into target/rust-bert through scripts/with-libtorch.sh),
 # DE2EN_RUST_BERT_BIN (use this rust-bert build instead).
-# Results: printed, and written to scripts/bench/out/results.md and results.json.
+# Results: printed, and written to scripts/bench/out/results.md and results.json. The int8 quality
+# check is separate and quick: scripts/bench/int8_agreement.py (see README.md).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-python="${PYTHON:-/work/pyenv/venv/bin/python}"
-[[ -x "$python" ]] || python=python3
+python="${PYTHON:-}"
+if [[ -z "$python" ]]; then
+    for candidate in "$repo/.venv/bin/python" /work/pyenv/venv/bin/python python3; do
+        if command -v "$candidate" >/dev/null; then python="$candidate"; break; fi
+    done
+fi
 
 export OMP_WAIT_POLICY=PASSIVE   # without it libtorch busy-waits on these VMs (up to 10x slower)
 
