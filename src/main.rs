@@ -5,6 +5,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     keep_elementwise_ops_on_the_caller();
+    reuse_large_buffers();
     let cli = de2en::cli::Cli::parse();
     match de2en::cli::run(cli) {
         Ok(status) => status.into(),
@@ -24,5 +25,25 @@ fn keep_elementwise_ops_on_the_caller() {
         // SAFETY: the first statement of `main`, before any thread exists that could read the
         // environment; candle reads the variable only when its pool is first created.
         unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
+}
+
+/// Makes glibc's malloc reuse freed large buffers instead of returning them to the kernel.
+///
+/// Every decoder step allocates buffers of tens of megabytes (the logits of 128 beam rows over a
+/// 58 101-word vocabulary are 30 MB). By default glibc serves such sizes with fresh `mmap`s, or
+/// trims them off the heap when freed, so every step faulted its pages in again, zeroed by the
+/// kernel: 844 000 page faults and 2.9 s of system time in a 7 s int8 run. Kept in the heap they
+/// are reused, and that run took 5.3 s. Peak memory is unchanged; what was freed stays mapped
+/// until the process ends (a translation run, not a daemon).
+fn reuse_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const LARGE: libc::c_int = 1 << 30;
+        // SAFETY: plain configuration calls, made before any allocation-heavy work starts.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, LARGE);
+        }
     }
 }

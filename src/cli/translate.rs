@@ -15,6 +15,7 @@ use super::progress::Reporter;
 use super::{EngineKind, OutputFormat, Settings, Status, UsageError, forced_format};
 use crate::engine::identity::IdentityEngine;
 use crate::engine::marian::MarianEngine;
+use crate::engine::marian::linear::Precision;
 use crate::engine::{Engine, EngineError, Translation};
 use crate::models;
 use crate::pipeline::{self, Summary};
@@ -142,7 +143,12 @@ fn build_engine(settings: &Settings) -> anyhow::Result<(Box<dyn Engine>, String)
                     format!("could not load the model in {}", resolved.dir.display())
                 })?;
             let dir = resolved.dir.canonicalize().unwrap_or(resolved.dir);
-            (Box::new(engine), format!("marian:{}", dir.display()))
+            // int8 output differs from f32: outputs made with one are not up to date for the other.
+            let kind = match settings.engine_settings.precision {
+                Precision::F32 => "marian",
+                Precision::Int8 => "marian-int8",
+            };
+            (Box::new(engine), format!("{kind}:{}", dir.display()))
         }
         EngineKind::RustBert => load_rust_bert(settings)?,
     };

@@ -526,10 +526,6 @@ impl TopK {
         }
     }
 
-    fn clear(&mut self) {
-        self.items.clear();
-    }
-
     /// The value a newcomer must beat, once full.
     #[inline]
     fn threshold(&self) -> Option<f32> {
@@ -549,6 +545,10 @@ impl TopK {
         self.items.truncate(self.capacity);
     }
 }
+
+/// One sentence's scan in a beam step: normaliser and rule of each distinct row, and its best
+/// candidates in order.
+type SentenceScan = (Vec<(Normaliser, RowRule)>, Vec<Candidate>);
 
 /// Offers every token of one beam row to `top`: value = processed log-probability + beam score.
 fn offer_row(
@@ -643,7 +643,6 @@ struct Search<'m, M: StepModel> {
     /// Whether every step so far gave cross-attention (source positions are only reported then).
     positions_available: bool,
     vocab_checked: bool,
-    banned: Vec<u32>,
 }
 
 impl<'m, M: StepModel> Search<'m, M> {
@@ -656,7 +655,6 @@ impl<'m, M: StepModel> Search<'m, M> {
             length_penalty: penalty_as_f64(options.length_penalty),
             positions_available: true,
             vocab_checked: false,
-            banned: Vec::new(),
         }
     }
 
@@ -703,19 +701,22 @@ impl<'m, M: StepModel> Search<'m, M> {
             let (output, peaks) = self.step(&last_tokens)?;
             let rows = live.len();
             let processors = &self.processors;
-            let banned = &mut self.banned;
             let mut choices = Vec::with_capacity(rows);
             with_matrix(&output.logits, "logits", rows, |data, vocab| {
                 let normalisers = row_normalisers(data, vocab)?;
-                for ((sentence, row), normaliser) in
-                    live.iter().zip(data.chunks_exact(vocab)).zip(normalisers)
-                {
-                    let rule = processors.row_rule(&sentence.partial.tokens, banned);
-                    let token = greedy_choice(row, rule, banned);
-                    let logprob = normaliser.logprob(row[token as usize]);
-                    let processed = processed_logprob(token, logprob, rule, banned);
-                    choices.push((token, logprob, processed));
-                }
+                // Each row's scan over the vocabulary is independent: one per core.
+                choices = live
+                    .par_iter()
+                    .zip(data.par_chunks_exact(vocab))
+                    .zip(normalisers)
+                    .map_init(Vec::new, |banned, ((sentence, row), normaliser)| {
+                        let rule = processors.row_rule(&sentence.partial.tokens, banned);
+                        let token = greedy_choice(row, rule, banned);
+                        let logprob = normaliser.logprob(row[token as usize]);
+                        let processed = processed_logprob(token, logprob, rule, banned);
+                        (token, logprob, processed)
+                    })
+                    .collect();
                 Ok(())
             })?;
             drop(output);
@@ -780,7 +781,6 @@ impl<'m, M: StepModel> Search<'m, M> {
         let mut done: Vec<Option<Hypothesis>> = vec![None; batch_size];
         let mut rows_per_sentence = 1;
         let mut last_tokens = vec![self.options.decoder_start_token_id; batch_size];
-        let mut top = TopK::new(candidates_per_sentence);
         let mut generated = 0;
 
         while !live.is_empty() {
@@ -794,44 +794,54 @@ impl<'m, M: StepModel> Search<'m, M> {
             let mut next_tokens = Vec::with_capacity(live.len() * num_beams);
             let mut still_live = Vec::with_capacity(live.len());
             let processors = &self.processors;
-            let banned = &mut self.banned;
             let with_positions = &mut self.positions_available;
 
             with_matrix(&output.logits, "logits", rows, |data, vocab| {
                 let normalisers = row_normalisers(data, vocab)?;
-                for (index, mut sentence) in live.drain(..).enumerate() {
+                // The scan of every beam row over the vocabulary is most of a step's search work;
+                // sentences are independent, so they are scanned in parallel, and the bookkeeping
+                // below stays sequential (it is cheap and must see sentences in order).
+                let scans: Vec<SentenceScan> = live
+                    .par_iter()
+                    .enumerate()
+                    .map(|(index, sentence)| {
+                        let first_row = index * rows_per_sentence;
+                        // Normalisers and rules per distinct row; the first step's copies share one.
+                        let mut banned = Vec::new();
+                        let mut row_info = Vec::with_capacity(rows_per_sentence);
+                        let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
+                        for local in 0..rows_per_sentence {
+                            let rule = processors
+                                .row_rule(&sentence.running[local].partial.tokens, &mut banned);
+                            row_info.push((normalisers[first_row + local], rule));
+                            banned_per_row.push(banned.clone());
+                        }
+                        let mut top = TopK::new(candidates_per_sentence);
+                        for (beam, running) in sentence.running.iter().enumerate() {
+                            let local = beam.min(rows_per_sentence - 1);
+                            let row = &data[(first_row + local) * vocab..][..vocab];
+                            let (normaliser, rule) = row_info[local];
+                            offer_row(
+                                &mut top,
+                                row,
+                                normaliser,
+                                rule,
+                                &banned_per_row[local],
+                                running.score,
+                                beam * vocab,
+                            );
+                        }
+                        (row_info, top.items)
+                    })
+                    .collect();
+                for ((index, mut sentence), (row_info, top_items)) in
+                    live.drain(..).enumerate().zip(scans)
+                {
                     let first_row = index * rows_per_sentence;
                     let row_of = |beam: usize| first_row + beam.min(rows_per_sentence - 1);
 
-                    // Normalisers and rules per distinct row; copies of the first step share one.
-                    let mut row_info = Vec::with_capacity(rows_per_sentence);
-                    let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
-                    for local in 0..rows_per_sentence {
-                        let rule =
-                            processors.row_rule(&sentence.running[local].partial.tokens, banned);
-                        row_info.push((normalisers[first_row + local], rule));
-                        banned_per_row.push(banned.clone());
-                    }
-
-                    top.clear();
-                    for (beam, running) in sentence.running.iter().enumerate() {
-                        let local = beam.min(rows_per_sentence - 1);
-                        let row = &data[row_of(beam) * vocab..][..vocab];
-                        let (normaliser, rule) = row_info[local];
-                        offer_row(
-                            &mut top,
-                            row,
-                            normaliser,
-                            rule,
-                            &banned_per_row[local],
-                            running.score,
-                            beam * vocab,
-                        );
-                    }
-
                     // Which candidates end here: EOS, or every candidate at the length limit.
-                    let candidates: Vec<(Candidate, bool)> = top
-                        .items
+                    let candidates: Vec<(Candidate, bool)> = top_items
                         .iter()
                         .map(|&c| (c, at_length_limit || (c.flat % vocab) as u32 == eos))
                         .collect();

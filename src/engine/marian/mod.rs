@@ -13,12 +13,14 @@
 //! sentence would help nobody.
 
 pub mod config;
+pub mod linear;
 pub mod model;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
 
 use self::config::ModelConfigs;
+use self::linear::Precision;
 use self::model::MarianModel;
 use self::weights::WeightFile;
 use super::decode::{GenerationOptions, Hypothesis, StepModel, generate};
@@ -42,6 +44,8 @@ pub struct EngineSettings {
     /// Where legacy (pre-zip) PyTorch checkpoints are kept converted to safetensors, so that
     /// only the first load parses the pickle; `None` parses it on every load.
     pub checkpoint_cache: Option<PathBuf>,
+    /// Arithmetic of the dense layers: f32 (exact) or int8 (faster, slightly different output).
+    pub precision: Precision,
 }
 
 impl Default for EngineSettings {
@@ -53,6 +57,7 @@ impl Default for EngineSettings {
             batch_tokens: 4096,
             alignment: false,
             checkpoint_cache: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -156,7 +161,8 @@ impl MarianEngine {
     pub fn load(dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
         let folder = ModelFolder::open(dir)?;
         let weights = WeightFile::open_with_cache(dir, settings.checkpoint_cache.as_deref())?;
-        let model = MarianModel::load(&folder.configs.model, &weights)?;
+        let model =
+            MarianModel::load_with_precision(&folder.configs.model, &weights, settings.precision)?;
         Self::with_network(folder, model, settings)
     }
 }

@@ -19,6 +19,7 @@ use candle_core::{D, Device, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::config::{Activation, MarianConfig};
+use super::linear::{Dense, Precision};
 use super::weights::WeightFile;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
@@ -43,7 +44,7 @@ fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, EngineError
     }
 }
 
-/// A dense layer `x·Wᵀ + b` over 2-D inputs `[rows, in]`, so each call is one gemm.
+/// The weights of a dense layer `x·Wᵀ + b` as the checkpoint has them, before packing.
 struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
@@ -72,12 +73,9 @@ impl Linear {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor, EngineError> {
-        let y = x.matmul(&self.weight.t()?)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        })
+    /// The layer packed for the gemm kernels of `precision`.
+    fn pack(&self, precision: Precision) -> Result<Dense, EngineError> {
+        Dense::new(&self.weight, self.bias.as_ref(), precision)
     }
 }
 
@@ -120,8 +118,8 @@ fn activate(activation: Activation, x: &Tensor) -> Result<Tensor, EngineError> {
 }
 
 struct FeedForward {
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Dense,
+    fc2: Dense,
     activation: Activation,
 }
 
@@ -131,10 +129,13 @@ impl FeedForward {
         prefix: &str,
         cfg: &MarianConfig,
         ffn_dim: usize,
+        precision: Precision,
     ) -> Result<Self, EngineError> {
         Ok(Self {
-            fc1: Linear::load(weights, &format!("{prefix}.fc1"), ffn_dim, cfg.d_model)?,
-            fc2: Linear::load(weights, &format!("{prefix}.fc2"), cfg.d_model, ffn_dim)?,
+            fc1: Linear::load(weights, &format!("{prefix}.fc1"), ffn_dim, cfg.d_model)?
+                .pack(precision)?,
+            fc2: Linear::load(weights, &format!("{prefix}.fc2"), cfg.d_model, ffn_dim)?
+                .pack(precision)?,
             activation: cfg.activation,
         })
     }
@@ -260,19 +261,19 @@ fn axpy(out: &mut [f32], alpha: f32, x: &[f32]) {
 }
 
 struct EncoderLayer {
-    qkv: Linear,
-    out_proj: Linear,
+    qkv: Dense,
+    out_proj: Dense,
     self_attn_layer_norm: LayerNorm,
     ffn: FeedForward,
     final_layer_norm: LayerNorm,
 }
 
 struct DecoderLayer {
-    qkv: Linear,
-    out_proj: Linear,
+    qkv: Dense,
+    out_proj: Dense,
     self_attn_layer_norm: LayerNorm,
-    cross_q: Linear,
-    cross_out: Linear,
+    cross_q: Dense,
+    cross_out: Dense,
     encoder_attn_layer_norm: LayerNorm,
     ffn: FeedForward,
     final_layer_norm: LayerNorm,
@@ -283,15 +284,16 @@ pub struct MarianModel {
     cfg: MarianConfig,
     encoder_embeddings: Tensor,
     decoder_embeddings: Tensor,
-    /// `[target_vocab, d_model]`; the decoder embeddings when tied.
-    lm_head: Tensor,
-    final_logits_bias: Tensor,
+    /// The output projection `[target_vocab, d_model]` (the decoder embeddings when tied), with
+    /// `final_logits_bias` as its bias.
+    lm_head: Dense,
     positions: Tensor,
     embed_scale: f64,
     encoder_layers: Vec<EncoderLayer>,
     decoder_layers: Vec<DecoderLayer>,
-    /// Keys and values of every decoder layer's cross-attention, stacked: one gemm per batch.
-    cross_kv: Linear,
+    /// Keys and values of every decoder layer's cross-attention, stacked: one gemm per batch
+    /// (`None` without decoder layers).
+    cross_kv: Option<Dense>,
 }
 
 /// The encoder's output for one batch, ready for decoding.
@@ -325,8 +327,18 @@ impl DecoderState {
 }
 
 impl MarianModel {
-    /// Loads every tensor named by transformers from `weights`, checking shapes against `cfg`.
+    /// Loads every tensor named by transformers from `weights`, checking shapes against `cfg`,
+    /// for f32 arithmetic.
     pub fn load(cfg: &MarianConfig, weights: &WeightFile) -> Result<Self, EngineError> {
+        Self::load_with_precision(cfg, weights, Precision::F32)
+    }
+
+    /// As [`MarianModel::load`], with the dense layers in `precision`.
+    pub fn load_with_precision(
+        cfg: &MarianConfig,
+        weights: &WeightFile,
+        precision: Precision,
+    ) -> Result<Self, EngineError> {
         let d = cfg.d_model;
         let vocab = cfg.vocab_size;
         let target_vocab = cfg.target_vocab_size();
@@ -366,14 +378,14 @@ impl MarianModel {
             let p = format!("model.encoder.layers.{i}");
             let [q, k, v, out_proj] = load_attention(weights, &format!("{p}.self_attn"), d)?;
             encoder_layers.push(EncoderLayer {
-                qkv: Linear::fuse(&[q, k, v])?,
-                out_proj,
+                qkv: Linear::fuse(&[q, k, v])?.pack(precision)?,
+                out_proj: out_proj.pack(precision)?,
                 self_attn_layer_norm: LayerNorm::load(
                     weights,
                     &format!("{p}.self_attn_layer_norm"),
                     d,
                 )?,
-                ffn: FeedForward::load(weights, &p, cfg, cfg.encoder_ffn_dim)?,
+                ffn: FeedForward::load(weights, &p, cfg, cfg.encoder_ffn_dim, precision)?,
                 final_layer_norm: LayerNorm::load(weights, &format!("{p}.final_layer_norm"), d)?,
             });
         }
@@ -387,21 +399,21 @@ impl MarianModel {
             cross_parts.push(cross_k);
             cross_parts.push(cross_v);
             decoder_layers.push(DecoderLayer {
-                qkv: Linear::fuse(&[q, k, v])?,
-                out_proj,
+                qkv: Linear::fuse(&[q, k, v])?.pack(precision)?,
+                out_proj: out_proj.pack(precision)?,
                 self_attn_layer_norm: LayerNorm::load(
                     weights,
                     &format!("{p}.self_attn_layer_norm"),
                     d,
                 )?,
-                cross_q,
-                cross_out,
+                cross_q: cross_q.pack(precision)?,
+                cross_out: cross_out.pack(precision)?,
                 encoder_attn_layer_norm: LayerNorm::load(
                     weights,
                     &format!("{p}.encoder_attn_layer_norm"),
                     d,
                 )?,
-                ffn: FeedForward::load(weights, &p, cfg, cfg.decoder_ffn_dim)?,
+                ffn: FeedForward::load(weights, &p, cfg, cfg.decoder_ffn_dim, precision)?,
                 final_layer_norm: LayerNorm::load(weights, &format!("{p}.final_layer_norm"), d)?,
             });
         }
@@ -420,20 +432,21 @@ impl MarianModel {
         }
         let positions = Tensor::from_vec(table, (max_positions, d), &Device::Cpu)?;
         let cross_kv = if cross_parts.is_empty() {
-            Linear {
-                weight: Tensor::zeros((0, d), candle_core::DType::F32, &Device::Cpu)?,
-                bias: None,
-            }
+            None
         } else {
-            Linear::fuse(&cross_parts)?
+            Some(Linear::fuse(&cross_parts)?.pack(precision)?)
         };
+        let lm_head = Linear {
+            weight: lm_head,
+            bias: Some(final_logits_bias),
+        }
+        .pack(precision)?;
 
         Ok(Self {
             cfg: cfg.clone(),
             encoder_embeddings,
             decoder_embeddings,
             lm_head,
-            final_logits_bias,
             positions,
             embed_scale: if cfg.scale_embedding {
                 (d as f64).sqrt()
@@ -524,13 +537,12 @@ impl MarianModel {
             hidden = layer.final_layer_norm.residual(&hidden, &ff)?;
         }
 
-        let cross_kv = if self.decoder_layers.is_empty() {
-            Vec::new()
-        } else {
-            self.cross_kv
-                .forward(&hidden)?
-                .flatten_all()?
-                .to_vec1::<f32>()?
+        let cross_kv = match &self.cross_kv {
+            None => Vec::new(),
+            Some(cross_kv) => {
+                let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
+                cross_kv.forward_slice(&hidden, batch * max_len)?
+            }
         };
         Ok(EncodedBatch {
             source_lengths: lengths,
@@ -666,9 +678,7 @@ impl MarianModel {
         }
         state.steps = steps_after;
 
-        let logits = hidden
-            .matmul(&self.lm_head.t()?)?
-            .broadcast_add(&self.final_logits_bias)?;
+        let logits = self.lm_head.forward(&hidden)?;
         debug_assert_eq!(logits.dim(D::Minus1).ok(), Some(vocab));
         Ok(StepOutput {
             logits,
