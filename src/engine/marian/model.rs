@@ -1,48 +1,34 @@
 //! The Marian encoder-decoder: transformers' `MarianMTModel` computation, built for decoding speed.
 //!
-//! Large matrix products go through candle (gemm, multi-threaded); attention is a small kernel of
-//! our own over plain slices, because a decoder step attends with one query per row and candle's
-//! batched matmul would issue thousands of tiny gemm calls for it. Padding is handled by giving
+//! Dense layers are [`Dense`] (rten-gemm, weights packed once at load, f32 or int8); attention is a
+//! small kernel of our own over plain slices, because a decoder step attends with one query per
+//! row and a batched matmul would issue thousands of tiny gemm calls for it. Layer norms,
+//! activations and embeddings stay on candle tensors. Padding is handled by giving
 //! each row its real source length: attending only to the first `len` keys is exactly what
 //! transformers' additive `-inf` mask computes.
 //!
 //! The decoder state is an explicit value ([`DecoderState`]):
-//! * the self-attention cache grows by one position per step, laid out `[step][row][d_model]` so
-//!   that a step appends at the end;
+//! * each row (beam hypothesis) owns its self-attention cache, `[layer][step][d_model]`, behind an
+//!   `Arc`: a beam reorder moves or shares rows instead of gathering every cached position of
+//!   every layer (which grew with the square of the length), and a shared row is copied only
+//!   when it is next written;
 //! * cross-attention keys and values are computed once per batch, for all layers in one product,
 //!   and stay per *sentence*: rows (beam hypotheses) point at their sentence, so reordering beams
 //!   or dropping finished sentences never copies them.
 
 use std::sync::Arc;
 
-use candle_core::{D, Device, Storage, Tensor};
+use candle_core::{D, Device, Tensor};
 use rayon::prelude::*;
 
 use super::config::{Activation, MarianConfig};
-use super::linear::{Dense, Precision};
+use super::linear::{Dense, Precision, with_f32};
 use super::weights::WeightFile;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
 use crate::engine::decode::{StepModel, StepOutput};
 
 const LAYER_NORM_EPS: f32 = 1e-5;
-
-/// Runs `f` on the f32 contents of `t` (made contiguous first), without copying.
-fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, EngineError> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(cpu) => {
-            let all = cpu.as_slice::<f32>()?;
-            let start = layout.start_offset();
-            let data = all.get(start..start + t.elem_count()).ok_or_else(|| {
-                candle_core::Error::Msg("tensor storage shorter than its layout".into())
-            })?;
-            Ok(f(data))
-        }
-        _ => Err(candle_core::Error::Msg("the Marian engine runs on the CPU only".into()).into()),
-    }
-}
 
 /// The weights of a dense layer `x·Wᵀ + b` as the checkpoint has them, before packing.
 struct Linear {
@@ -168,17 +154,69 @@ struct KeyValues<'a> {
     position_stride: usize,
 }
 
+/// The keys and values one query row attends to: positions `0..len`, position `j`'s key at
+/// `keys[j·position_stride ..][..d_model]`, its value likewise in `values`.
+struct RowKeys<'a> {
+    keys: &'a [f32],
+    values: &'a [f32],
+    len: usize,
+    position_stride: usize,
+}
+
+/// Where each query row of an attention call finds its keys and values.
+trait AttendTo: Sync {
+    fn row_keys(&self, row: usize) -> RowKeys<'_>;
+}
+
+/// Keys and values in one strided buffer: `sources[row] = (b, len)` says that query `row` attends
+/// to positions `0..len` of key batch `b`.
+struct Strided<'a> {
+    kv: KeyValues<'a>,
+    sources: &'a [(usize, usize)],
+}
+
+impl AttendTo for Strided<'_> {
+    fn row_keys(&self, row: usize) -> RowKeys<'_> {
+        let (batch, len) = self.sources[row];
+        let start = batch * self.kv.batch_stride;
+        RowKeys {
+            keys: &self.kv.keys[start..],
+            values: &self.kv.values[start..],
+            len,
+            position_stride: self.kv.position_stride,
+        }
+    }
+}
+
+/// The decoder's self-attention: every row attends to its own cache of one layer.
+struct RowCaches<'a> {
+    caches: &'a [Arc<RowCache>],
+    layer: usize,
+    d_model: usize,
+}
+
+impl AttendTo for RowCaches<'_> {
+    fn row_keys(&self, row: usize) -> RowKeys<'_> {
+        let cache = &self.caches[row];
+        let keys = &cache.keys[self.layer];
+        RowKeys {
+            keys,
+            values: &cache.values[self.layer],
+            len: keys.len() / self.d_model,
+            position_stride: self.d_model,
+        }
+    }
+}
+
 /// Multi-head attention for a set of query rows.
 ///
-/// `queries[row·query_stride ..][..d_model]` is the query of `row`; `sources[row] = (b, len)` says
-/// it attends to positions `0..len` of key batch `b`. Writes `[rows, d_model]` into `out` and,
-/// when `probs` is given, the head-averaged attention weights `[rows, probs_width]`.
-#[allow(clippy::too_many_arguments)]
+/// `queries[row·query_stride ..][..d_model]` is the query of `row`, and `source` says what it
+/// attends to. Writes `[rows, d_model]` into `out` and, when `probs` is given, the head-averaged
+/// attention weights `[rows, probs_width]`.
 fn attend(
     queries: &[f32],
     query_stride: usize,
-    sources: &[(usize, usize)],
-    kv: &KeyValues<'_>,
+    source: &impl AttendTo,
     heads: usize,
     d_model: usize,
     out: &mut [f32],
@@ -187,7 +225,8 @@ fn attend(
     let head_dim = d_model / heads;
     let scale = (head_dim as f32).powf(-0.5);
     let work = |row: usize, out_row: &mut [f32], mut probs_row: Option<&mut [f32]>| {
-        let (batch, len) = sources[row];
+        let kv = source.row_keys(row);
+        let len = kv.len;
         let query = &queries[row * query_stride..][..d_model];
         let mut scores = vec![0f32; len];
         out_row.fill(0.0);
@@ -196,7 +235,7 @@ fn attend(
             let q = &query[channel..channel + head_dim];
             let mut max = f32::NEG_INFINITY;
             for (position, score) in scores.iter_mut().enumerate() {
-                let offset = batch * kv.batch_stride + position * kv.position_stride + channel;
+                let offset = position * kv.position_stride + channel;
                 *score = dot(q, &kv.keys[offset..offset + head_dim]) * scale;
                 max = max.max(*score);
             }
@@ -208,7 +247,7 @@ fn attend(
             let out_head = &mut out_row[channel..channel + head_dim];
             for (position, score) in scores.iter_mut().enumerate() {
                 *score /= total;
-                let offset = batch * kv.batch_stride + position * kv.position_stride + channel;
+                let offset = position * kv.position_stride + channel;
                 axpy(out_head, *score, &kv.values[offset..offset + head_dim]);
             }
             if let Some(p) = probs_row.as_deref_mut() {
@@ -306,6 +345,14 @@ pub struct EncodedBatch {
     cross_kv: Vec<f32>,
 }
 
+/// One row's self-attention cache: per decoder layer, the keys and values of every position fed
+/// so far, `[step][d_model]`.
+#[derive(Clone)]
+struct RowCache {
+    keys: Vec<Vec<f32>>,
+    values: Vec<Vec<f32>>,
+}
+
 /// Everything the decoder carries from one step to the next.
 pub struct DecoderState {
     encoded: Arc<EncodedBatch>,
@@ -313,9 +360,9 @@ pub struct DecoderState {
     sentence_of_row: Vec<usize>,
     /// Tokens fed so far; also the position of the next one.
     steps: usize,
-    /// Per decoder layer, self-attention keys and values `[step][row][d_model]`.
-    self_keys: Vec<Vec<f32>>,
-    self_values: Vec<Vec<f32>>,
+    /// Self-attention keys and values of each live row. Reordering beams moves or shares these
+    /// (`Arc`), so a step never copies the caches of rows that simply continue.
+    caches: Vec<Arc<RowCache>>,
     /// Return head-averaged cross-attention of the last layer with each step (for alignment).
     want_cross_attention: bool,
 }
@@ -513,22 +560,16 @@ impl MarianModel {
             let qkv = layer.qkv.forward(&hidden)?;
             let mut context = vec![0f32; batch * max_len * d];
             with_f32(&qkv, |qkv| {
-                let kv = KeyValues {
-                    keys: &qkv[d..],
-                    values: &qkv[2 * d..],
-                    batch_stride: max_len * 3 * d,
-                    position_stride: 3 * d,
+                let source = Strided {
+                    kv: KeyValues {
+                        keys: &qkv[d..],
+                        values: &qkv[2 * d..],
+                        batch_stride: max_len * 3 * d,
+                        position_stride: 3 * d,
+                    },
+                    sources: &query_sources,
                 };
-                attend(
-                    qkv,
-                    3 * d,
-                    &query_sources,
-                    &kv,
-                    heads,
-                    d,
-                    &mut context,
-                    None,
-                );
+                attend(qkv, 3 * d, &source, heads, d, &mut context, None);
             })?;
             let context = Tensor::from_vec(context, (batch * max_len, d), &Device::Cpu)?;
             let attended = layer.out_proj.forward(&context)?;
@@ -558,8 +599,15 @@ impl MarianModel {
             encoded: Arc::new(encoded),
             sentence_of_row: (0..rows).collect(),
             steps: 0,
-            self_keys: vec![Vec::new(); self.decoder_layers.len()],
-            self_values: vec![Vec::new(); self.decoder_layers.len()],
+            caches: (0..rows)
+                .map(|_| {
+                    let layers = self.decoder_layers.len();
+                    Arc::new(RowCache {
+                        keys: vec![Vec::new(); layers],
+                        values: vec![Vec::new(); layers],
+                    })
+                })
+                .collect(),
             want_cross_attention,
         }
     }
@@ -601,7 +649,6 @@ impl MarianModel {
 
         let encoded = Arc::clone(&state.encoded);
         let steps_after = state.steps + 1;
-        let self_sources: Vec<(usize, usize)> = (0..rows).map(|r| (r, steps_after)).collect();
         let cross_sources: Vec<(usize, usize)> = state
             .sentence_of_row
             .iter()
@@ -616,20 +663,25 @@ impl MarianModel {
             // Self-attention over everything fed so far, this step included.
             let qkv = layer.qkv.forward(&hidden)?;
             let mut context = vec![0f32; rows * d];
-            let keys = &mut state.self_keys[index];
-            let values = &mut state.self_values[index];
+            let caches = &mut state.caches;
             with_f32(&qkv, |qkv| {
-                for row in qkv.chunks_exact(3 * d) {
-                    keys.extend_from_slice(&row[d..2 * d]);
-                    values.extend_from_slice(&row[2 * d..3 * d]);
-                }
-                let kv = KeyValues {
-                    keys,
-                    values,
-                    batch_stride: d,
-                    position_stride: rows * d,
+                // A row shared with another after a beam reorder gets its own copy here, on the
+                // first layer it is written to (`make_mut`); every other row grows in place.
+                caches
+                    .par_iter_mut()
+                    .zip(qkv.par_chunks_exact(3 * d))
+                    .with_min_len(16)
+                    .for_each(|(cache, row)| {
+                        let cache = Arc::make_mut(cache);
+                        cache.keys[index].extend_from_slice(&row[d..2 * d]);
+                        cache.values[index].extend_from_slice(&row[2 * d..3 * d]);
+                    });
+                let source = RowCaches {
+                    caches,
+                    layer: index,
+                    d_model: d,
                 };
-                attend(qkv, 3 * d, &self_sources, &kv, heads, d, &mut context, None);
+                attend(qkv, 3 * d, &source, heads, d, &mut context, None);
             })?;
             let context = Tensor::from_vec(context, (rows, d), &Device::Cpu)?;
             hidden = layer
@@ -647,23 +699,17 @@ impl MarianModel {
                 Vec::new()
             };
             with_f32(&queries, |queries| {
-                let kv = KeyValues {
-                    keys: &encoded.cross_kv[index * 2 * d..],
-                    values: &encoded.cross_kv[index * 2 * d + d..],
-                    batch_stride: width * cross_width,
-                    position_stride: cross_width,
+                let source = Strided {
+                    kv: KeyValues {
+                        keys: &encoded.cross_kv[index * 2 * d..],
+                        values: &encoded.cross_kv[index * 2 * d + d..],
+                        batch_stride: width * cross_width,
+                        position_stride: cross_width,
+                    },
+                    sources: &cross_sources,
                 };
                 let probs = want_probs.then_some((probs.as_mut_slice(), width));
-                attend(
-                    queries,
-                    d,
-                    &cross_sources,
-                    &kv,
-                    heads,
-                    d,
-                    &mut context,
-                    probs,
-                );
+                attend(queries, d, &source, heads, d, &mut context, probs);
             })?;
             if want_probs {
                 cross_attention = Some(Tensor::from_vec(probs, (rows, width), &Device::Cpu)?);
@@ -697,20 +743,7 @@ impl MarianModel {
         if rows.len() == old_rows && rows.iter().enumerate().all(|(i, &r)| i == r) {
             return Ok(());
         }
-        let d = self.cfg.d_model;
-        let gather = |cache: &Vec<f32>| -> Vec<f32> {
-            let mut out = Vec::with_capacity(state.steps * rows.len() * d);
-            for step in cache.chunks_exact(old_rows * d) {
-                for &r in rows {
-                    out.extend_from_slice(&step[r * d..(r + 1) * d]);
-                }
-            }
-            out
-        };
-        let keys: Vec<Vec<f32>> = state.self_keys.par_iter().map(gather).collect();
-        let values: Vec<Vec<f32>> = state.self_values.par_iter().map(gather).collect();
-        state.self_keys = keys;
-        state.self_values = values;
+        state.caches = rows.iter().map(|&r| Arc::clone(&state.caches[r])).collect();
         state.sentence_of_row = rows.iter().map(|&r| state.sentence_of_row[r]).collect();
         Ok(())
     }
@@ -755,14 +788,17 @@ mod tests {
         // one head of width 2; keys past len 1 would dominate if they were attended to
         let keys = [1.0, 0.0, 100.0, 0.0];
         let values = [1.0, 2.0, 50.0, 60.0];
-        let kv = KeyValues {
-            keys: &keys,
-            values: &values,
-            batch_stride: 4,
-            position_stride: 2,
+        let source = Strided {
+            kv: KeyValues {
+                keys: &keys,
+                values: &values,
+                batch_stride: 4,
+                position_stride: 2,
+            },
+            sources: &[(0, 1)],
         };
         let mut out = [0f32; 2];
-        attend(&[1.0, 0.0], 2, &[(0, 1)], &kv, 1, 2, &mut out, None);
+        attend(&[1.0, 0.0], 2, &source, 1, 2, &mut out, None);
         assert_eq!(out, [1.0, 2.0]);
     }
 }
