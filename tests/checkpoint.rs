@@ -315,3 +315,16 @@ fn stored_position_tables_are_checked_and_final_logits_bias_may_be_absent() {
         "{message}"
     );
 }
+
+#[test]
+fn truncated_safetensors_file_is_named() {
+    let dir = copy_model("tiny-swish");
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 1000]).expect("write");
+    let message = load_error(dir.path());
+    assert!(
+        message.contains("model.safetensors") && message.contains("truncated"),
+        "{message}"
+    );
+}

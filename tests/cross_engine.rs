@@ -82,7 +82,7 @@ fn settings(case: &GoldenCase, batch_tokens: usize) -> EngineSettings {
         max_new_tokens: Some(case.max_new_tokens),
         min_new_tokens: (case.min_new_tokens > 0).then_some(case.min_new_tokens),
         batch_tokens,
-        alignment: false,
+        ..EngineSettings::default()
     }
 }
 

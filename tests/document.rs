@@ -698,6 +698,8 @@ fn json_report_has_spans_scores_and_flags() {
     let target_end = "ER SAGTE: “WIR KOMMEN.”".len();
     assert_eq!(segment["target_span"], serde_json::json!([0, target_end]));
     assert_eq!(segment["score"], -0.5);
+    assert_eq!(segment["sum_logprob"], -1.0);
+    assert_eq!(segment["tokens"], 2);
     assert!(segment["flags"].as_array().is_some());
     assert_eq!(doc.target, "ER SAGTE: “WIR KOMMEN.”\n");
 }

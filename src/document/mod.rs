@@ -160,7 +160,12 @@ pub struct SegmentReport {
     pub source_span: [usize; 2],
     pub target: String,
     pub target_span: [usize; 2],
+    /// Mean log-probability per generated token (end-of-sentence included).
     pub score: f32,
+    /// Sum of the log-probabilities of the generated tokens, over every part of the segment.
+    pub sum_logprob: f32,
+    /// Generated tokens (end-of-sentence included), over every part of the segment.
+    pub tokens: usize,
     pub flags: Vec<String>,
 }
 
@@ -717,7 +722,16 @@ impl PreparedDocument {
         for plan in &self.segments {
             push_gap(&mut target, gap_start, plan.span.start);
             let start = target.len();
-            let (text, score, flags) = self.render_segment(plan, translations);
+            let (text, flags) = self.render_segment(plan, translations);
+            let (score, sum_logprob, tokens) = translations
+                .get(plan.first_input..plan.first_input + plan.pieces.len())
+                .map_or((0.0, 0.0, 0), |parts| {
+                    (
+                        score(parts),
+                        parts.iter().map(|t| t.sum_logprob).sum(),
+                        parts.iter().map(|t| t.token_ids.len()).sum(),
+                    )
+                });
             target.push_str(&text);
             reports.push(SegmentReport {
                 source: self.source[plan.span.start..plan.span.end].to_owned(),
@@ -725,6 +739,8 @@ impl PreparedDocument {
                 target: text,
                 target_span: [start, target.len()],
                 score,
+                sum_logprob,
+                tokens,
                 flags,
             });
             gap_start = plan.span.end;
@@ -740,11 +756,11 @@ impl PreparedDocument {
         &self,
         plan: &SegmentPlan,
         translations: &[Translation],
-    ) -> (String, f32, Vec<String>) {
+    ) -> (String, Vec<String>) {
         let parts = translations.get(plan.first_input..plan.first_input + plan.pieces.len());
         let Some(parts) = parts else {
             let source = self.source[plan.span.start..plan.span.end].to_owned();
-            return (source, 0.0, vec!["untranslated".to_owned()]);
+            return (source, vec!["untranslated".to_owned()]);
         };
         let mut flags = Vec::new();
         let (joined, alignment) = long::join(plan, parts);
@@ -755,12 +771,12 @@ impl PreparedDocument {
             flags.push("over-long".to_owned());
         }
         if self.options.format == Format::Lines {
-            return (joined, score(parts), flags);
+            return (joined, flags);
         }
         let (text, render_flags) =
             align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
         flags.extend(render_flags);
-        (text, score(parts), flags)
+        (text, flags)
     }
 }
 

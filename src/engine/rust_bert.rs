@@ -39,6 +39,7 @@ use tch::{Device, Kind, Tensor, nn};
 
 use super::checkpoint::{self, Checkpoint};
 use super::decode::{StepModel, StepOutput};
+use super::marian::linear::Precision;
 use super::marian::{EngineSettings, MarianEngine, ModelFolder, Network};
 use super::{Engine, EngineError, Translation};
 
@@ -57,6 +58,11 @@ impl RustBertEngine {
         settings: &EngineSettings,
         device: Device,
     ) -> Result<Self, EngineError> {
+        if settings.precision != Precision::F32 {
+            return Err(EngineError::InvalidOption(
+                "int8 precision is a setting of the marian engine; rust-bert runs in f32".into(),
+            ));
+        }
         let folder = ModelFolder::open(dir)?;
         let network = RustBertNetwork::load(
             dir,

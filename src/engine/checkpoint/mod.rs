@@ -4,13 +4,16 @@
 //!
 //! A legacy file is a 300 MB pickle that cannot be memory-mapped, so after its first load it is
 //! converted once into a `.safetensors` file in de2en's own cache, named by the checkpoint's
-//! SHA-256: later runs hash the file and map the converted copy. The Hugging Face snapshot is
+//! SHA-256: later runs hash the file and read the converted copy tensor by tensor. The Hugging Face snapshot is
 //! never written (transformers owns it). Tensors that share one storage in the checkpoint (tied
 //! embeddings) are stored once in the cache and their other names recorded in its metadata.
 //!
 //! Both engines read weights through here, so they accept the same files.
 
 mod legacy;
+mod safetensors_file;
+
+pub use safetensors_file::SafetensorsFile;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,7 +32,7 @@ const SOURCE_KEY: &str = "de2en.source_sha256";
 
 /// A model folder's weight file, resolved to something that can be read.
 pub enum Checkpoint {
-    /// A safetensors file to map: the folder's own, or a converted legacy file from the cache
+    /// A safetensors file: the folder's own, or a converted legacy file from the cache
     /// (`aliases` then names tensors stored under another name).
     Safetensors {
         path: PathBuf,
@@ -214,33 +217,12 @@ fn open_legacy(pth: &Path, cache: Option<&Path>) -> Result<Checkpoint, EngineErr
 /// The aliases of a converted file when it is complete and was made from `sha256`; `None` for a
 /// missing or damaged file (it is then made again).
 fn read_converted(path: &Path, sha256: &str) -> Option<HashMap<String, String>> {
-    let mut file = File::open(path).ok()?;
-    let file_len = file.metadata().ok()?.len();
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len).ok()?;
-    let header_len = u64::from_le_bytes(len);
-    if header_len > 100_000_000 || 8 + header_len > file_len {
+    // Opening checks every tensor against the file's length: a truncated copy is not used.
+    let file = SafetensorsFile::open(path).ok()?;
+    if file.metadata(SOURCE_KEY)? != sha256 {
         return None;
     }
-    let mut header = vec![0u8; header_len as usize];
-    file.read_exact(&mut header).ok()?;
-    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
-    // The largest end offset must match the file: a truncated copy is not used.
-    let data_end = header
-        .as_object()?
-        .iter()
-        .filter(|(k, _)| *k != "__metadata__")
-        .filter_map(|(_, v)| v["data_offsets"][1].as_u64())
-        .max()
-        .unwrap_or(0);
-    if 8 + header_len + data_end != file_len {
-        return None;
-    }
-    let metadata = header.get("__metadata__")?;
-    if metadata.get(SOURCE_KEY)?.as_str()? != sha256 {
-        return None;
-    }
-    serde_json::from_str(metadata.get(ALIASES_KEY)?.as_str()?).ok()
+    serde_json::from_str(file.metadata(ALIASES_KEY)?).ok()
 }
 
 /// Writes the tensors as `<cache>/<sha256>.safetensors` (through a temporary file, so a reader

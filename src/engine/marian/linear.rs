@@ -91,7 +91,6 @@ impl Dense {
         precision: Precision,
     ) -> Result<Self, EngineError> {
         let (out_dim, in_dim) = weight.dims2()?;
-        let values = weight.flatten_all()?.to_vec1::<f32>()?;
         let bias = bias
             .map(|b| b.flatten_all()?.to_vec1::<f32>())
             .transpose()?;
@@ -104,7 +103,11 @@ impl Dense {
             ))
             .into());
         }
-        Ok(Self::from_rows(&values, out_dim, in_dim, bias, precision))
+        // Packed straight from the tensor's storage: a copy of the 58 101-row output projection
+        // first would add 119 MB to the peak while loading.
+        with_f32(weight, |values| {
+            Self::from_rows(values, out_dim, in_dim, bias, precision)
+        })
     }
 
     /// Stacks layers that read the same input into one wider layer (one gemm instead of several).

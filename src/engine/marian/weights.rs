@@ -1,7 +1,7 @@
 //! Reading the weights of a Hugging Face Marian folder by their transformers names.
 //!
 //! Which file and format is [`crate::engine::checkpoint`]'s business: `model.safetensors` (or a
-//! legacy checkpoint converted into de2en's cache) is memory-mapped, a zip-format
+//! legacy checkpoint converted into de2en's cache) is read tensor by tensor, a zip-format
 //! `pytorch_model.bin` goes through candle's pickle reader. Every tensor is fetched with the
 //! shape the config promises, so a folder whose files disagree fails on load with the file, the
 //! tensor and both shapes in the message — never later, inside a matmul.
@@ -10,14 +10,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::pickle::PthTensors;
-use candle_core::safetensors::MmapedSafetensors;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 
 use crate::engine::EngineError;
-use crate::engine::checkpoint::{self, Checkpoint};
+use crate::engine::checkpoint::{self, Checkpoint, SafetensorsFile};
 
 enum Source {
-    Safetensors(MmapedSafetensors),
+    Safetensors(SafetensorsFile),
     Pth(PthTensors),
     Loaded(HashMap<String, Tensor>),
 }
@@ -46,16 +45,12 @@ impl WeightFile {
                 path: readable,
                 aliases,
             } => {
-                // SAFETY: the mapping is only read, and neither a model folder nor de2en's cache
-                // is rewritten while we run (cache files are renamed into place, never edited);
-                // this is how candle and transformers load models too.
-                let st = unsafe { MmapedSafetensors::new(&readable) }.map_err(|e| {
-                    EngineError::ModelFile {
+                let st =
+                    SafetensorsFile::open(&readable).map_err(|problem| EngineError::ModelFile {
                         path: readable.clone(),
-                        problem: format!("not a readable safetensors file: {e}"),
-                    }
-                })?;
-                let names: Vec<String> = st.tensors().into_iter().map(|(name, _)| name).collect();
+                        problem: format!("not a readable safetensors file: it {problem}"),
+                    })?;
+                let names: Vec<String> = st.names().cloned().collect();
                 (Source::Safetensors(st), names, aliases)
             }
             Checkpoint::ZipPickle(pth) => {
@@ -98,15 +93,14 @@ impl WeightFile {
         let Some(stored) = self.names.get(name) else {
             return Err(self.problem(format!("has no tensor {name}")));
         };
+        let vanished = || format!("tensor {name} vanished");
         let loaded = match &self.source {
-            Source::Safetensors(st) => st.load(stored, &Device::Cpu),
-            Source::Pth(pth) => pth.get(stored).and_then(|t| {
-                t.ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} vanished")))
-            }),
-            Source::Loaded(tensors) => tensors
+            Source::Safetensors(st) => st.read(stored).and_then(|t| t.ok_or_else(vanished)),
+            Source::Pth(pth) => pth
                 .get(stored)
-                .cloned()
-                .ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} vanished"))),
+                .map_err(|e| e.to_string())
+                .and_then(|t| t.ok_or_else(vanished)),
+            Source::Loaded(tensors) => tensors.get(stored).cloned().ok_or_else(vanished),
         }
         .map_err(|e| self.problem(format!("cannot read tensor {name}: {e}")))?;
         if loaded.dims() != shape {
