@@ -295,3 +295,44 @@ fn rust_bert_reports_weights_that_do_not_fit_the_config() {
     };
     assert!(error.contains("model.safetensors"), "{error}");
 }
+
+#[test]
+fn rust_bert_reads_a_converted_legacy_checkpoint_from_the_cache() {
+    // The first load converts tiny-legacy's pickle into the cache (tied embeddings stored once,
+    // their other names in the metadata); the second reads only the converted copy. Both must
+    // give transformers' output.
+    let cache = tempfile::tempdir().expect("cache");
+    let golden = golden("tiny-legacy");
+    let sentences: Vec<&str> = golden.sentences.iter().map(|s| s.text.as_str()).collect();
+    let case = &golden.cases[0];
+    let settings = EngineSettings {
+        checkpoint_cache: Some(cache.path().to_owned()),
+        ..settings(case, ONE_BATCH)
+    };
+    let mut report = String::new();
+    for round in ["converting", "cached"] {
+        let engine = RustBertEngine::load(&model_dir("tiny-legacy"), &settings)
+            .unwrap_or_else(|error| panic!("{round}: {error}"));
+        let batched = translate_batched(&engine, &sentences);
+        compare_with_golden(&mut report, round, &sentences, &batched, &case.batch);
+        assert_eq!(
+            std::fs::read_dir(cache.path()).expect("cache").count(),
+            1,
+            "{round}: one converted file"
+        );
+    }
+    assert_clean(report, "rust-bert on the cached legacy checkpoint and transformers");
+}
+
+#[test]
+fn rust_bert_refuses_int8() {
+    let settings = EngineSettings {
+        precision: de2en::engine::marian::linear::Precision::Int8,
+        ..EngineSettings::default()
+    };
+    let error = match RustBertEngine::load(&model_dir("tiny-swish"), &settings) {
+        Ok(_) => panic!("rust-bert accepted int8"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("int8"), "{error}");
+}
