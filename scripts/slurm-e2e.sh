@@ -14,7 +14,7 @@
 #
 # When the machine cannot run SLURM (not root, no apt-get, daemons that will not start) it prints
 # "slurm-e2e: SKIPPED: <why>" and exits 0; DE2EN_REQUIRE_SLURM=1 turns that into a failure.
-# DE2EN_BIN picks the binary (default: target/debug/de2en, built with `cargo build` if needed);
+# DE2EN_BIN picks the binary (default: target/debug/de2en, as `cargo test --all-targets` builds it);
 # DE2EN_KEEP_TMP=1 keeps the temp dir for inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +54,10 @@ say "$(slurmctld -V)"
 
 # --- the binary under test --------------------------------------------------------------------
 if [ -z "${DE2EN_BIN:-}" ]; then
-    cargo build --quiet
+    # Built the way scripts/test.sh's `cargo test --all-targets` builds it, so that there this is
+    # a no-op: a plain `cargo build` resolves dependency features without the dev-dependencies
+    # and would compile most dependencies a second time (7 minutes on 2 cores).
+    cargo test --all-targets --no-run --quiet
     DE2EN_BIN=${CARGO_TARGET_DIR:-$REPO/target}/debug/de2en
 fi
 DE2EN_BIN=$(realpath "$DE2EN_BIN")
