@@ -250,8 +250,8 @@ say "ok: $ARTICLES articles, each translated once (sum of the task logs: $TRANSL
 # --- 2. a requeued task finds its work done ---------------------------------------------------
 BEFORE=$(snapshot "$OUT")
 scontrol requeue "${JOB}_1"
-# SLURM holds a requeued job back (Reason=BeginTime, about two minutes) so a failing node is not
-# hammered; a user would wait, the test asks for it to start now.
+# SLURM holds a requeued job back (a later begin time; here it had not restarted after 90 s) so
+# a failing node is not hammered; a user would wait, the test asks for it to start now.
 scontrol update JobId="${JOB}_1" StartTime=now
 requeued_done() { job_states "$JOB" | grep -q '^1 COMPLETED 0:0 restarts=1$'; }
 wait_for 90 requeued_done || fail "requeued task ${JOB}_1 did not complete again: $(job_states "$JOB")"
