@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # The README's test command: everything CI checks. The default build first (no libtorch needed),
-# then the rust-bert engine (scripts/ci-rust-bert.sh installs libtorch on first use, ~3.5 GB);
-# DE2EN_SKIP_RUST_BERT=1 skips the second part.
+# then the README's SLURM job array on a real one-node cluster (scripts/slurm-e2e.sh: root only,
+# installs slurm-wlm and munge on first use; DE2EN_SKIP_SLURM=1 skips it), then the rust-bert
+# engine (scripts/ci-rust-bert.sh installs libtorch on first use, ~3.5 GB; DE2EN_SKIP_RUST_BERT=1
+# skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
+if [ -n "${DE2EN_SKIP_SLURM:-}" ]; then
+    echo "test.sh: DE2EN_SKIP_SLURM is set: the SLURM job array was not checked" >&2
+elif [ "$(id -u)" != 0 ]; then
+    echo "test.sh: not root: the SLURM job array was not checked (scripts/slurm-e2e.sh needs root)" >&2
+elif grep -qsx slurmctld /proc/[0-9]*/comm; then # (no pgrep on a bare Debian)
+    # Never start a second cluster beside a real one (ports, munge, its jobs).
+    echo "test.sh: a slurmctld is running here: the SLURM job array was not checked" >&2
+else
+    bash scripts/slurm-e2e.sh
+fi
 if [ -n "${DE2EN_SKIP_RUST_BERT:-}" ]; then
     echo "test.sh: DE2EN_SKIP_RUST_BERT is set: the rust-bert engine was not checked" >&2
 else

@@ -609,6 +609,27 @@ fn download(
     })
 }
 
+/// Copies a snapshot's `files` (following the cache's symlinks) into `to`, a plain folder that
+/// `--model DIR` takes. Each file goes through a temp file and a rename, so an interrupted copy
+/// leaves no half file under a real name; files already in `to` are replaced.
+pub fn export(snapshot: &Path, files: &[(String, u64)], to: &Path) -> Result<(), ModelError> {
+    std::fs::create_dir_all(to).map_err(io_err(to))?;
+    for (name, _) in files {
+        let source = snapshot.join(name);
+        let target = to.join(name);
+        let temp = tempfile::Builder::new()
+            .prefix(".de2en-tmp-")
+            .tempfile_in(to)
+            .map_err(io_err(to))?;
+        std::fs::copy(&source, temp.path()).map_err(io_err(&source))?;
+        temp.persist(&target).map_err(|e| ModelError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
+    }
+    Ok(())
+}
+
 /// A model in the cache, for `de2en models list`.
 #[derive(Debug, Clone)]
 pub struct CachedModel {

@@ -303,3 +303,70 @@ fn an_unreachable_hub_is_reported() {
         .success()
         .stderr(predicate::str::contains("no models"));
 }
+
+#[test]
+fn fetch_to_writes_a_plain_model_folder_that_translates() {
+    let files = model_files();
+    let hub = start_hub(files.clone(), Fault::None, 100);
+    let hf_home = tempfile::tempdir().unwrap();
+    let shared = hf_home.path().join("shared/models/opus-mt-de-en");
+    de2en(hf_home.path())
+        .args(["models", "fetch", REPO, "--quiet", "--to"])
+        .arg(&shared)
+        .env("HF_ENDPOINT", &hub)
+        .assert()
+        .success()
+        .stdout(format!("{}\n", shared.display()));
+    // Plain files (no symlinks into the cache), byte for byte what the hub served, no temp file.
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&shared).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            entry.file_type().unwrap().is_file(),
+            "{name} is not a plain file"
+        );
+        assert_eq!(
+            &std::fs::read(entry.path()).unwrap(),
+            &files[&name],
+            "{name}"
+        );
+        names.push(name);
+    }
+    names.sort();
+    assert!(names.contains(&"config.json".to_owned()), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with(".de2en-tmp")),
+        "{names:?}"
+    );
+
+    // From the cache (the hub is gone): the folder is written again, to a second place.
+    let again = hf_home.path().join("again");
+    de2en(hf_home.path())
+        .args(["models", "fetch", REPO, "--to"])
+        .arg(&again)
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .assert()
+        .success()
+        .stdout(format!("{}\n", again.display()));
+    assert_eq!(read_tree(&again), read_tree(&shared));
+
+    // With the fixture model, the folder translates exactly like the fixture itself, with the
+    // hub cache removed (a cluster node sees only the shared folder).
+    let fixture = fixture_model("tiny-swish");
+    if fixture.join("config.json").is_file() {
+        std::fs::remove_dir_all(hf_home.path().join("hub")).unwrap();
+        let translate = |model: &Path| {
+            de2en(hf_home.path())
+                .args(["translate", "--quiet", "--model"])
+                .arg(model)
+                .write_stdin("Die Stadt plant neue Radwege.\n")
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone()
+        };
+        assert_eq!(translate(&shared), translate(&fixture));
+    }
+}

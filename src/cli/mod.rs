@@ -245,6 +245,10 @@ pub enum ModelsCommand {
         /// Download again even if the model is cached.
         #[arg(long)]
         force: bool,
+        /// Also copy the model's files into DIR, a plain folder for `--model DIR` (e.g. on shared
+        /// storage for cluster nodes without internet). Printed instead of the snapshot folder.
+        #[arg(long, value_name = "DIR")]
+        to: Option<std::path::PathBuf>,
         /// No progress bars.
         #[arg(short, long)]
         quiet: bool,

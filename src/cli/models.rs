@@ -45,6 +45,7 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<Status> {
             repo,
             revision,
             force,
+            to,
             quiet,
         } => {
             let mut options = FetchOptions::from_env(&repo);
@@ -72,7 +73,16 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<Status> {
                     report.commit
                 );
             }
-            println!("{}", report.dir.display());
+            match to {
+                Some(to) => {
+                    models::export(&report.dir, &report.files, &to)?;
+                    if !quiet {
+                        eprintln!("de2en: copied {repo} to {}", to.display());
+                    }
+                    println!("{}", to.display());
+                }
+                None => println!("{}", report.dir.display()),
+            }
             Ok(Status::Success)
         }
         ModelsCommand::List => {
