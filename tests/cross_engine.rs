@@ -321,7 +321,10 @@ fn rust_bert_reads_a_converted_legacy_checkpoint_from_the_cache() {
             "{round}: one converted file"
         );
     }
-    assert_clean(report, "rust-bert on the cached legacy checkpoint and transformers");
+    assert_clean(
+        report,
+        "rust-bert on the cached legacy checkpoint and transformers",
+    );
 }
 
 #[test]
