@@ -58,14 +58,6 @@ thread_local! {
     static INT8_GEMM: GemmExecutor<u8, i8, i32> = GemmExecutor::default();
 }
 
-/// The kernels rten-gemm picks on this CPU (f32, int8), for messages and benchmarks.
-pub fn kernel_names() -> (String, String) {
-    (
-        F32_GEMM.with(|g| g.kernel_name().to_owned()),
-        INT8_GEMM.with(|g| g.kernel_name().to_owned()),
-    )
-}
-
 enum Weights {
     F32(PackedBMatrix<f32>),
     Int8 {
@@ -150,10 +142,6 @@ impl Dense {
             weights,
             bias,
         }
-    }
-
-    pub fn out_dim(&self) -> usize {
-        self.out_dim
     }
 
     /// `x·Wᵀ + b` for `x` of shape `[rows, in_dim]`.
@@ -262,7 +250,7 @@ impl Dense {
 
 /// Symmetric per-row int8 quantization of `[rows, width]` values: the quantized rows and, per row,
 /// the value of step 1 (`max |w| / 127`; 1 for an all-zero row).
-pub fn quantize_rows(values: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
+fn quantize_rows(values: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
     let mut quantized = vec![0i8; values.len()];
     let scales: Vec<f32> = quantized
         .par_chunks_mut(width.max(1))
