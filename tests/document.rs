@@ -628,6 +628,26 @@ proptest! {
     }
 }
 
+#[test]
+fn an_escaped_angle_bracket_stays_text_after_translation() {
+    // Found by markdown_structure_survives_upper_case: the model sees `\<b>` as the text `<b>`,
+    // and written back unescaped it became an HTML tag.
+    let text = "\\Das[\\<b>\"* ](https://x.de/a)“";
+    let (_, doc) = translate_with(
+        text,
+        Format::Markdown,
+        QuoteStyle::Keep,
+        &UpperEngine { aligned: true },
+    );
+    assert_eq!(
+        skeleton(&doc.target).len(),
+        skeleton(text).len(),
+        "{}",
+        doc.target
+    );
+    assert!(doc.target.contains("\\<B>"), "{}", doc.target);
+}
+
 /// A model that mangles placeholders (drops them).
 struct DropPlaceholdersEngine;
 

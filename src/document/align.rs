@@ -294,6 +294,18 @@ pub(crate) fn render(
         let replacement = match c {
             '\n' | '\r' => " ",
             '|' if plan.table_cell && !target[..p].ends_with('\\') => "\\|",
+            // In Markdown a `<` before a letter, `/`, `!` or `?` opens raw HTML or an autolink:
+            // text the model writes (or a source's escaped `\<` that reached it as `<`) must
+            // stay text, or the output would gain markup the source did not have.
+            '<' if plan.markdown
+                && !target[..p].ends_with('\\')
+                && target[p + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) =>
+            {
+                "\\<"
+            }
             _ => continue,
         };
         if !inside && edits.iter().all(|e| e.span.is_empty() || e.span.start != p) {
