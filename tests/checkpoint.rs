@@ -5,6 +5,8 @@
 //! `tiny-legacy` is `tiny-gelu` saved the way 2020 transformers did; its goldens are checked in
 //! tests/marian_golden.rs with the other models.
 
+mod model_common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -12,19 +14,11 @@ use candle_core::{Device, Tensor};
 use de2en::engine::Engine;
 use de2en::engine::marian::weights::WeightFile;
 use de2en::engine::marian::{EngineSettings, MarianEngine};
+use model_common::{copy_fixture, full_message, golden, golden_sentences, load_error};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn copy_model(model: &str) -> tempfile::TempDir {
-    let temp = tempfile::tempdir().expect("tempdir");
-    for entry in std::fs::read_dir(fixtures().join("models").join(model)).expect("fixture") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), temp.path().join(entry.file_name())).expect("copy");
-    }
-    temp
 }
 
 /// A folder holding only `file` as its `pytorch_model.bin`.
@@ -34,36 +28,10 @@ fn folder_with_checkpoint(file: &Path) -> tempfile::TempDir {
     temp
 }
 
-fn full_message(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    message
-}
-
-fn load_error(dir: &Path) -> String {
-    match MarianEngine::load(dir, &EngineSettings::default()) {
-        Ok(_) => panic!("{} loaded although it is broken", dir.display()),
-        Err(error) => full_message(&error),
-    }
-}
-
 /// Greedy translations of the golden sentences of `model`'s golden file.
 fn greedy(engine: &MarianEngine, golden_model: &str) -> Vec<String> {
-    let golden: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join(format!("golden/{golden_model}.json")))
-            .expect("golden"),
-    )
-    .expect("json");
-    let sentences: Vec<&str> = golden["sentences"]
-        .as_array()
-        .expect("sentences")
-        .iter()
-        .map(|s| s["text"].as_str().expect("text"))
-        .collect();
+    let sentences = golden_sentences(golden_model);
+    let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
     engine
         .translate(&sentences)
         .expect("translate")
@@ -73,11 +41,7 @@ fn greedy(engine: &MarianEngine, golden_model: &str) -> Vec<String> {
 }
 
 fn golden_greedy(golden_model: &str) -> Vec<String> {
-    let golden: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join(format!("golden/{golden_model}.json")))
-            .expect("golden"),
-    )
-    .expect("json");
+    let golden = golden(golden_model);
     let case = golden["cases"]
         .as_array()
         .expect("cases")
@@ -152,7 +116,7 @@ fn unsupported_storage_type_names_file_and_tensor() {
 
 #[test]
 fn truncated_legacy_checkpoint_gives_one_clear_message() {
-    let dir = copy_model("tiny-legacy");
+    let dir = copy_fixture("tiny-legacy");
     let path = dir.path().join("pytorch_model.bin");
     let bytes = std::fs::read(&path).expect("read");
     for keep in [bytes.len() - 100, bytes.len() / 2, 40] {
@@ -168,7 +132,7 @@ fn truncated_legacy_checkpoint_gives_one_clear_message() {
 
 #[test]
 fn corrupted_legacy_checkpoint_is_named() {
-    let dir = copy_model("tiny-legacy");
+    let dir = copy_fixture("tiny-legacy");
     let path = dir.path().join("pytorch_model.bin");
     let mut bytes = std::fs::read(&path).expect("read");
     // Overwrite part of the state dict's pickle (after the magic number, version and sys info).
@@ -258,7 +222,7 @@ fn unwritable_cache_still_loads() {
 
 /// tiny-swish's tensors, changed by `edit`, saved as the only weights of a copy of the folder.
 fn swish_with_tensors(edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
-    let dir = copy_model("tiny-swish");
+    let dir = copy_fixture("tiny-swish");
     let path = dir.path().join("model.safetensors");
     let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).expect("load");
     edit(&mut tensors);
@@ -318,7 +282,7 @@ fn stored_position_tables_are_checked_and_final_logits_bias_may_be_absent() {
 
 #[test]
 fn truncated_safetensors_file_is_named() {
-    let dir = copy_model("tiny-swish");
+    let dir = copy_fixture("tiny-swish");
     let path = dir.path().join("model.safetensors");
     let bytes = std::fs::read(&path).expect("read");
     std::fs::write(&path, &bytes[..bytes.len() - 1000]).expect("write");

@@ -3,33 +3,13 @@
 //! `src/engine/marian/linear.rs`; speed is in scripts/bench.)
 
 mod cli_common;
-
-use std::path::PathBuf;
+mod model_common;
 
 use cli_common::*;
 use de2en::engine::Engine;
 use de2en::engine::marian::linear::Precision;
 use de2en::engine::marian::{EngineSettings, MarianEngine};
-use serde_json::Value;
-
-fn fixture(model: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/models")
-        .join(model)
-}
-
-fn golden_sentences(model: &str) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/fixtures/golden/{model}.json"));
-    let golden: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("golden")).expect("json");
-    golden["sentences"]
-        .as_array()
-        .expect("sentences")
-        .iter()
-        .map(|s| s["text"].as_str().expect("text").to_owned())
-        .collect()
-}
+use model_common::{fixture_dir, golden_sentences};
 
 fn translate(model: &str, beam: usize, precision: Precision) -> Vec<(String, f32)> {
     let settings = EngineSettings {
@@ -38,7 +18,7 @@ fn translate(model: &str, beam: usize, precision: Precision) -> Vec<(String, f32
         precision,
         ..EngineSettings::default()
     };
-    let engine = MarianEngine::load(&fixture(model), &settings).expect("load");
+    let engine = MarianEngine::load(&fixture_dir(model), &settings).expect("load");
     let sentences = golden_sentences(model);
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     engine

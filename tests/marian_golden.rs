@@ -5,7 +5,9 @@
 //! beam search, alone and batched, for safetensors and pytorch_model.bin folders. The fixtures and
 //! goldens come from `scripts/make_test_model.py` (see `tests/fixtures/README.md`).
 
-use std::path::{Path, PathBuf};
+mod model_common;
+
+use std::path::Path;
 
 use candle_core::Tensor;
 use de2en::engine::decode::StepModel;
@@ -14,23 +16,10 @@ use de2en::engine::marian::model::MarianModel;
 use de2en::engine::marian::weights::WeightFile;
 use de2en::engine::marian::{EngineSettings, MarianEngine};
 use de2en::engine::{Engine, EngineError};
+use model_common::{copy_fixture, fixture_dir, golden, load_error};
 use serde_json::Value;
 
 const MODELS: [&str; 3] = ["tiny-swish", "tiny-gelu", "tiny-legacy"];
-
-fn fixture_dir(model: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/models")
-        .join(model)
-}
-
-fn golden(model: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/golden")
-        .join(format!("{model}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn ids(value: &Value) -> Vec<u32> {
     value
@@ -346,36 +335,11 @@ fn alignment_pairs_point_into_both_texts() {
 
 // ---- config variants -------------------------------------------------------------------------
 
-/// Copies a fixture folder into a temporary directory, to damage or vary it.
-fn copy_fixture(model: &str) -> tempfile::TempDir {
-    let temp = tempfile::tempdir().expect("tempdir");
-    for entry in std::fs::read_dir(fixture_dir(model)).expect("fixture") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), temp.path().join(entry.file_name())).expect("copy");
-    }
-    temp
-}
-
 fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
     let mut value: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     edit(value.as_object_mut().expect("object"));
     std::fs::write(path, serde_json::to_string_pretty(&value).expect("json")).expect("write");
-}
-
-fn load_error(dir: &Path) -> String {
-    match MarianEngine::load(dir, &EngineSettings::default()) {
-        Ok(_) => panic!("{} loaded although it is broken", dir.display()),
-        Err(e) => {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            message
-        }
-    }
 }
 
 #[test]
