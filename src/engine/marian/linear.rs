@@ -189,11 +189,7 @@ impl Dense {
                 Ok(out)
             }
             Weights::Int8 { packed, scales } => {
-                let limit = if INT8_GEMM.with(|g| g.may_saturate()) {
-                    63.0
-                } else {
-                    127.0
-                };
+                let limit = activation_limit();
                 let zero_point = limit as u8 + 1;
                 let mut quantized = vec![0u8; rows * self.in_dim];
                 let mut row_scales = vec![0f32; rows];
@@ -245,6 +241,15 @@ impl Dense {
                 Ok(unsafe { Vec::from_raw_parts(pointer.cast::<f32>(), length, capacity) })
             }
         }
+    }
+}
+
+/// The largest quantized activation: 127, or 63 where the kernel's i16 pair sums could saturate.
+fn activation_limit() -> f32 {
+    if INT8_GEMM.with(|g| g.may_saturate()) {
+        63.0
+    } else {
+        127.0
     }
 }
 
@@ -389,11 +394,7 @@ mod tests {
         n: usize,
     ) -> Vec<f32> {
         let (wq, w_scales) = quantize_rows(w, k);
-        let limit = if INT8_GEMM.with(|g| g.may_saturate()) {
-            63.0
-        } else {
-            127.0
-        };
+        let limit = activation_limit();
         let zero_point = limit as u8 + 1;
         let mut out = vec![0f32; rows * n];
         for r in 0..rows {
