@@ -648,6 +648,26 @@ fn an_escaped_angle_bracket_stays_text_after_translation() {
     assert!(doc.target.contains("\\<B>"), "{}", doc.target);
 }
 
+#[test]
+fn a_line_break_inside_a_link_never_starts_a_list_item() {
+    // Found by markdown_structure_survives_upper_case (CI): the source's second line starts with
+    // the link's closing markup, then "- ." — not a list item. Written back with the markup before
+    // the break, "- ." opened a list.
+    let text = "Das[‚\r\n](https://x.de/a)- . ";
+    let (_, doc) = translate_with(
+        text,
+        Format::Markdown,
+        QuoteStyle::Keep,
+        &UpperEngine { aligned: true },
+    );
+    assert_eq!(
+        skeleton(&doc.target).len(),
+        skeleton(text).len(),
+        "{}",
+        doc.target
+    );
+}
+
 /// A model that mangles placeholders (drops them).
 struct DropPlaceholdersEngine;
 

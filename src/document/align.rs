@@ -185,12 +185,18 @@ pub(crate) fn render(
                 .map(|(p, _)| p)
                 .filter(|&p| !protected_spans.iter().any(|s| s.start <= p && p < s.end))
                 // In Markdown never before what would open a block — unless the source line
-                // started with the same word, where it evidently did not.
+                // started with the same word, where it evidently did not. (Not when markup
+                // stood between the break and that word: the line started with the markup.)
                 .filter(|&p| {
                     let after = &target[p + 1..];
-                    let source_after = plan.input.get(plan.ranges[i].end..).unwrap_or("");
-                    let same_start =
-                        after.split_whitespace().next() == source_after.split_whitespace().next();
+                    let break_end = plan.ranges[i].end;
+                    let source_after = plan.input.get(break_end..).unwrap_or("");
+                    let markup_first = plan.atoms.iter().zip(&plan.ranges).any(|(a, r)| {
+                        matches!(a.kind, AtomKind::Open | AtomKind::Close) && r.start == break_end
+                    });
+                    let same_start = !markup_first
+                        && after.split_whitespace().next()
+                            == source_after.split_whitespace().next();
                     !(plan.markdown && starts_block(after) && !same_start)
                 })
                 // Never an empty line: in Markdown it would end the paragraph.
