@@ -743,3 +743,22 @@ fn json_report_has_spans_scores_and_flags() {
     assert!(segment["flags"].as_array().is_some());
     assert_eq!(doc.target, "ER SAGTE: “WIR KOMMEN.”\n");
 }
+
+#[test]
+fn a_line_break_never_moves_before_a_tab_indented_list_marker() {
+    // Found by markdown_structure_survives_upper_case: "\t- " after a moved break opened a
+    // nested list item.
+    let text = "- \\Das# \t- \r\n*äDas**ä";
+    let (_, doc) = translate_with(
+        text,
+        Format::Markdown,
+        QuoteStyle::Keep,
+        &UpperEngine { aligned: true },
+    );
+    assert_eq!(
+        skeleton(&doc.target).len(),
+        skeleton(text).len(),
+        "{}",
+        doc.target
+    );
+}

@@ -394,7 +394,8 @@ fn apply(target: &str, mut edits: Vec<Edit>) -> String {
 
 /// Would a line starting with `text` open a Markdown block (list, heading, quote, code, table)?
 fn starts_block(text: &str) -> bool {
-    let text = text.trim_start_matches(' ');
+    // A tab indents like spaces ("\t- " opens a nested list item).
+    let text = text.trim_start_matches([' ', '\t']);
     let mut chars = text.chars();
     match chars.next() {
         Some('#' | '>' | '-' | '*' | '+' | '=' | '|' | '`' | '~' | '<' | '_') => true,
