@@ -194,9 +194,8 @@ pub(crate) fn render(
                     let markup_first = plan.atoms.iter().zip(&plan.ranges).any(|(a, r)| {
                         matches!(a.kind, AtomKind::Open | AtomKind::Close) && r.start == break_end
                     });
-                    let same_start = !markup_first
-                        && after.split_whitespace().next()
-                            == source_after.split_whitespace().next();
+                    let first_word = |t: &str| t.split_whitespace().next().map(str::to_lowercase);
+                    let same_start = !markup_first && first_word(after) == first_word(source_after);
                     !(plan.markdown && starts_block(after) && !same_start)
                 })
                 // Never an empty line: in Markdown it would end the paragraph.

@@ -29,6 +29,7 @@ mod long;
 mod markdown;
 mod passthrough;
 mod plain;
+mod seams;
 
 use serde::Serialize;
 
@@ -704,7 +705,9 @@ impl PreparedDocument {
         let mut reports = Vec::with_capacity(self.segments.len());
         let mut gap_start = 0;
         let mut edits = self.gap_edits.iter().peekable();
-        let mut push_gap = |target: &mut String, from: usize, to: usize| {
+        // Every quotation mark of the output, for the English seams (see `seams`).
+        let mut marks: Vec<seams::SeamMark> = Vec::new();
+        let mut push_gap = |target: &mut String, marks: &mut Vec<_>, from: usize, to: usize| {
             let mut cursor = from;
             while let Some((span, mark)) = edits.peek() {
                 if span.start >= to {
@@ -712,17 +715,31 @@ impl PreparedDocument {
                 }
                 if span.start >= cursor {
                     target.push_str(&self.source[cursor..span.start]);
+                    let at = target.len();
                     target.push_str(mark);
+                    if let Some(role) = english_role(mark) {
+                        marks.push(seams::SeamMark {
+                            span: ByteSpan::new(at, target.len()),
+                            role,
+                            source: Some(*span),
+                        });
+                    }
                     cursor = span.end;
                 }
                 edits.next();
             }
             target.push_str(&self.source[cursor..to]);
         };
+        // Lines are the raw engine interface: the model's text comes back as it is.
+        let english =
+            self.options.quotes == QuoteStyle::English && self.options.format != Format::Lines;
         for plan in &self.segments {
-            push_gap(&mut target, gap_start, plan.span.start);
+            push_gap(&mut target, &mut marks, gap_start, plan.span.start);
             let start = target.len();
             let (text, flags) = self.render_segment(plan, translations);
+            if english {
+                marks.extend(segment_marks(plan, &text, start));
+            }
             let (score, sum_logprob, tokens) = translations
                 .get(plan.first_input..plan.first_input + plan.pieces.len())
                 .map_or((0.0, 0.0, 0), |parts| {
@@ -745,7 +762,10 @@ impl PreparedDocument {
             });
             gap_start = plan.span.end;
         }
-        push_gap(&mut target, gap_start, self.source.len());
+        push_gap(&mut target, &mut marks, gap_start, self.source.len());
+        if english {
+            seams::apply(&self.source, &mut target, &mut reports, &marks);
+        }
         TranslatedDocument {
             target,
             segments: reports,
@@ -778,6 +798,43 @@ impl PreparedDocument {
         flags.extend(render_flags);
         (text, flags)
     }
+}
+
+/// The role of an English quotation mark as `quotes::english` writes them.
+fn english_role(mark: &str) -> Option<QuoteRole> {
+    match mark {
+        "“" | "‘" => Some(QuoteRole::Open),
+        "”" | "’" => Some(QuoteRole::Close),
+        _ => None,
+    }
+}
+
+/// The quotation marks of a rendered segment (at `offset` in the output), each with its source
+/// mark when the translation kept the source's number of marks (then they correspond in order).
+fn segment_marks(plan: &SegmentPlan, text: &str, offset: usize) -> Vec<seams::SeamMark> {
+    let sources: Vec<(ByteSpan, QuoteRole)> = plan
+        .atoms
+        .iter()
+        .filter_map(|a| match a.kind {
+            AtomKind::Quote(_, role) => Some((a.span, role)),
+            _ => None,
+        })
+        .collect();
+    let found = quotes::find_quotes(text);
+    let corresponds = found.len() == sources.len()
+        && found
+            .iter()
+            .zip(&sources)
+            .all(|(m, (_, role))| m.role == *role);
+    found
+        .iter()
+        .enumerate()
+        .map(|(i, m)| seams::SeamMark {
+            span: ByteSpan::new(offset + m.span.start, offset + m.span.end),
+            role: m.role,
+            source: corresponds.then(|| sources[i].0),
+        })
+        .collect()
 }
 
 /// Mean log-probability per generated token over all parts of a segment.
