@@ -569,6 +569,37 @@ fn segment_prints_sentences_and_blocks() {
 }
 
 #[test]
+fn segment_prints_quotation_marks_and_urls_with_their_sentences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text =
+        "Er sagte: „Das ist gut. Wir machen weiter.“ Mehr unter www.example.de/aktuell. Danke.\n";
+    de2en(tmp.path())
+        .arg("segment")
+        .write_stdin(text)
+        .assert()
+        .success()
+        .stdout(
+            "Er sagte: „Das ist gut.\nWir machen weiter.“\nMehr unter www.example.de/aktuell.\nDanke.\n",
+        );
+    let output = de2en(tmp.path())
+        .args(["segment", "--format", "json", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sentences = json["blocks"][0]["sentences"].as_array().unwrap();
+    for sentence in sentences {
+        let span = &sentence["span"];
+        let (start, end) = (
+            span[0].as_u64().unwrap() as usize,
+            span[1].as_u64().unwrap() as usize,
+        );
+        assert_eq!(sentence["text"].as_str().unwrap(), &text[start..end]);
+    }
+    assert_eq!(sentences[1]["text"], "Wir machen weiter.“");
+}
+
+#[test]
 fn closed_stdout_is_not_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let big: String = (0..3000).map(article).collect();

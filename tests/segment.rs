@@ -7,6 +7,8 @@
 #[path = "data/segmentation/golden.rs"]
 mod golden;
 
+use de2en::document::{self, Format, PrepareOptions, QuoteStyle};
+use de2en::engine::identity::IdentityEngine;
 use de2en::segment::sentences;
 use proptest::prelude::*;
 
@@ -25,23 +27,19 @@ fn assert_one_sentence(text: &str) {
 // ---------------------------------------------------------------------------------------------
 // The golden set
 
-#[test]
-fn golden_set_boundary_f1_is_at_least_0_99() {
+/// Scores a segmentation of every golden record; fails below F1 0.99 with every error listed.
+fn assert_golden_f1(segment: impl Fn(&str) -> Vec<(usize, usize)>) {
     let records = golden::parse(golden::GOLDEN);
     let gold_count: usize = records.iter().map(|r| r.boundaries.len()).sum();
     assert!(
-        gold_count >= 250,
+        gold_count >= 290,
         "the golden set shrank to {gold_count} boundaries"
     );
 
     let mut score = golden::Score::default();
     let mut errors = Vec::new();
     for record in &records {
-        let spans = sentences(&record.text);
-        let predicted = golden::boundaries_of(
-            &record.text,
-            spans.iter().map(|span| (span.start, span.end)),
-        );
+        let predicted = golden::boundaries_of(&record.text, segment(&record.text));
         score.add(&record.boundaries, &predicted);
         for &missed in record.boundaries.iter().filter(|b| !predicted.contains(b)) {
             errors.push(format!(
@@ -69,13 +67,45 @@ fn golden_set_boundary_f1_is_at_least_0_99() {
 }
 
 #[test]
+fn golden_set_boundary_f1_is_at_least_0_99() {
+    assert_golden_f1(|text| {
+        sentences(text)
+            .into_iter()
+            .map(|span| (span.start, span.end))
+            .collect()
+    });
+}
+
+#[test]
+fn golden_set_boundary_f1_through_the_document_model() {
+    // What `de2en segment` and a translation see: URLs are placeholders there, quotation marks
+    // and markup atoms of their own, and the sentences are mapped back to the source.
+    assert_golden_f1(|text| {
+        let options = PrepareOptions {
+            format: Format::Text,
+            quotes: QuoteStyle::Keep,
+        };
+        let prepared = document::prepare(text, &options, &IdentityEngine);
+        prepared
+            .sentences()
+            .iter()
+            .flatten()
+            .map(|span| (span.start, span.end))
+            .collect()
+    });
+}
+
+#[test]
 fn golden_set_marks_are_only_at_gaps() {
     // A mark inside a word would make the set's own numbers meaningless.
     for record in golden::parse(golden::GOLDEN) {
         for &end in &record.boundaries {
             let after = record.text[end..].chars().next();
+            // Scraped text glues a sentence to a quotation mark: „Wir kommen.“Dann ging er.
+            let glued = record.text[..end].ends_with(['.', '!', '?', '“', '"', '«', '»'])
+                && after.is_some_and(|c| c.is_uppercase() || de2en::quotes::is_quote_char(c));
             assert!(
-                after.is_some_and(char::is_whitespace),
+                after.is_some_and(char::is_whitespace) || glued,
                 "line {}: ‖ not followed by whitespace: {}",
                 record.line,
                 golden::show(&record.text, end)
@@ -517,4 +547,120 @@ fn golden_records_give_valid_spans() {
     for record in golden::parse(golden::GOLDEN) {
         assert_valid_spans(&record.text);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sentences as a reader sees them (`de2en segment`, `PreparedDocument::sentences`)
+
+fn reader_sentences(text: &str, format: Format) -> Vec<&str> {
+    let options = PrepareOptions {
+        format,
+        quotes: QuoteStyle::English,
+    };
+    let prepared = document::prepare(text, &options, &IdentityEngine);
+    prepared
+        .sentences()
+        .iter()
+        .flatten()
+        .map(|span| &text[span.start..span.end])
+        .collect()
+}
+
+#[test]
+fn an_opening_mark_stays_with_the_sentence_it_opens() {
+    assert_eq!(
+        reader_sentences(
+            "Er ging. „Das ist gut. Wir machen weiter.“ Dann ging er.",
+            Format::Text
+        ),
+        [
+            "Er ging.",
+            "„Das ist gut.",
+            "Wir machen weiter.“",
+            "Dann ging er."
+        ]
+    );
+    assert_eq!(
+        reader_sentences("»Wir kommen.« »Wir bleiben.«", Format::Text),
+        ["»Wir kommen.«", "»Wir bleiben.«"]
+    );
+}
+
+#[test]
+fn a_closing_mark_stays_with_the_sentence_it_closes() {
+    assert_eq!(
+        reader_sentences(
+            "„Das ist gut. Wir machen weiter“, sagte Kerry. Dann ging er.",
+            Format::Text
+        ),
+        [
+            "„Das ist gut.",
+            "Wir machen weiter“, sagte Kerry.",
+            "Dann ging er."
+        ]
+    );
+}
+
+#[test]
+fn a_straight_quote_after_a_space_and_before_a_letter_opens() {
+    assert_eq!(
+        reader_sentences(
+            "Er ging. \"Gut\", sagte sie. Der Sprecher sagte \"Wir prüfen das. Mehr später.\"",
+            Format::Text
+        ),
+        [
+            "Er ging.",
+            "\"Gut\", sagte sie.",
+            "Der Sprecher sagte \"Wir prüfen das.",
+            "Mehr später.\""
+        ]
+    );
+}
+
+#[test]
+fn a_url_or_address_that_ends_a_sentence_ends_it() {
+    assert_eq!(
+        reader_sentences(
+            "Mehr unter www.example.de/aktuell. Anfragen bitte an presse@example.de. Danke.",
+            Format::Text
+        ),
+        [
+            "Mehr unter www.example.de/aktuell.",
+            "Anfragen bitte an presse@example.de.",
+            "Danke."
+        ]
+    );
+}
+
+#[test]
+fn a_quotation_glued_to_the_next_sentence_is_cut_after_its_mark() {
+    assert_eq!(
+        reader_sentences(
+            "Sie sagte:„Wir kommen.“Dann ging sie. Er war zufrieden.\"Gut.\"Mehr nicht.",
+            Format::Text
+        ),
+        [
+            "Sie sagte:„Wir kommen.“",
+            "Dann ging sie.",
+            "Er war zufrieden.",
+            "\"Gut.\"",
+            "Mehr nicht."
+        ]
+    );
+    // Not after an abbreviation.
+    assert_eq!(
+        split("Er nannte z.B.„Das Boot“ als Vorbild."),
+        ["Er nannte z.B.„Das Boot“ als Vorbild."]
+    );
+}
+
+#[test]
+fn markdown_sentences_keep_their_markup() {
+    assert_eq!(
+        reader_sentences(
+            "- **Erster Punkt.** Zweiter [Satz](https://x.de).",
+            Format::Markdown
+        ),
+        ["**Erster Punkt.**", "Zweiter [Satz](https://x.de)."]
+    );
 }

@@ -1,9 +1,9 @@
-//! `de2en segment`: shows the sentences de2en would send to the model, without a model.
+//! `de2en segment`: shows how de2en cuts a text into sentences, without a model.
 //!
-//! It runs the same `document::prepare` as `translate` and rebuilds with the identity engine, so
-//! what it prints is exactly how a translation run cuts the text. Blocks are told apart by the
-//! gaps between sentences: a gap that holds a blank line (or a structural boundary such as a
-//! heading line break in Markdown) starts a new block.
+//! It runs the same `document::prepare` as `translate` and prints each block's sentences as a
+//! reader sees them (`PreparedDocument::sentences`): quotation marks with the sentence they open
+//! or close, URLs and markup in place. Blocks (paragraphs, headings, list items, table cells) are
+//! separated by a blank line.
 
 use std::io::Write;
 
@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::{SegmentArgs, SegmentFormat, Status, document_format};
 use crate::document::{self, PrepareOptions, QuoteStyle};
-use crate::engine::Engine;
 use crate::engine::identity::IdentityEngine;
 use crate::input;
 
@@ -43,35 +42,24 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
         format: document_format(args.input_format, path),
         quotes: QuoteStyle::Keep,
     };
-    let engine = IdentityEngine;
-    let prepared = document::prepare(text, &options, &engine);
-    let translations = engine.translate(&prepared.model_inputs())?;
-    let rebuilt = prepared.finish(&translations);
-
-    let mut blocks: Vec<Block> = Vec::new();
-    let mut previous_end = 0;
-    for segment in &rebuilt.segments {
-        let [start, end] = segment.source_span;
-        let Some(sentence) = text.get(start..end) else {
-            continue;
-        };
-        let gap = text.get(previous_end..start).unwrap_or("");
-        let new_block = blocks.is_empty() || is_block_break(gap);
-        if new_block {
-            blocks.push(Block {
-                span: [start, end],
-                sentences: Vec::new(),
-            });
-        }
-        if let Some(block) = blocks.last_mut() {
-            block.span[1] = end;
-            block.sentences.push(Sentence {
-                text: sentence,
-                span: [start, end],
-            });
-        }
-        previous_end = end;
-    }
+    let prepared = document::prepare(text, &options, &IdentityEngine);
+    let blocks: Vec<Block> = prepared
+        .sentences()
+        .iter()
+        .filter_map(|spans| {
+            let sentences: Vec<Sentence> = spans
+                .iter()
+                .filter_map(|span| {
+                    Some(Sentence {
+                        text: text.get(span.start..span.end)?,
+                        span: [span.start, span.end],
+                    })
+                })
+                .collect();
+            let span = [sentences.first()?.span[0], sentences.last()?.span[1]];
+            Some(Block { span, sentences })
+        })
+        .collect();
 
     let mut stdout = std::io::stdout().lock();
     match args.format {
@@ -100,36 +88,4 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
     }
     stdout.flush()?;
     Ok(Status::Success)
-}
-
-/// A gap with a blank line in it separates blocks (paragraphs, list items apart, headings).
-fn is_block_break(gap: &str) -> bool {
-    let mut newlines = 0;
-    for c in gap.chars() {
-        match c {
-            '\n' => {
-                newlines += 1;
-                if newlines >= 2 {
-                    return true;
-                }
-            }
-            c if c.is_whitespace() => {}
-            _ => newlines = 0,
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_block_break;
-
-    #[test]
-    fn blank_lines_break_blocks() {
-        assert!(is_block_break("\n\n"));
-        assert!(is_block_break(" \n \t\n"));
-        assert!(!is_block_break(" "));
-        assert!(!is_block_break("\n- "));
-        assert!(!is_block_break("\n#\n"));
-    }
 }

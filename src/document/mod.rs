@@ -152,6 +152,8 @@ pub struct PreparedDocument {
     inputs: Vec<String>,
     /// Quotation marks left in the gaps, and what they become in the output.
     gap_edits: Vec<(ByteSpan, &'static str)>,
+    /// Each block's sentences as a reader sees them (see `PreparedDocument::sentences`).
+    sentences: Vec<Vec<ByteSpan>>,
 }
 
 /// One translated segment, as `--format json` reports it.
@@ -187,6 +189,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
     let mut segments = Vec::new();
     let mut inputs = Vec::new();
     let mut gap_edits = Vec::new();
+    let mut sentences = Vec::new();
     for block in blocks {
         if options.format == Format::Lines {
             // The raw engine interface: the line goes to the model as it is and the model's text
@@ -207,11 +210,17 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 table_cell: false,
                 block_start: false,
             };
+            if !span.is_empty() {
+                sentences.push(vec![span]);
+            }
             schedule(plan, engine, &mut inputs, &mut segments);
             continue;
         }
         let atoms = refine(&block.atoms, source);
-        let (plans, used) = carve_block(&atoms, source, &block);
+        let (plans, used, block_sentences) = carve_block(&atoms, source, &block);
+        if !block_sentences.is_empty() {
+            sentences.push(block_sentences);
+        }
         for (index, atom) in atoms.iter().enumerate() {
             if let AtomKind::Quote(kind, role) = atom.kind
                 && !used[index]
@@ -231,6 +240,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         segments,
         inputs,
         gap_edits,
+        sentences,
     }
 }
 
@@ -400,10 +410,20 @@ fn sentence_spans(clean: &str, split: bool) -> Vec<ByteSpan> {
 }
 
 /// Cuts a refined block into segment plans. Returns also which atoms ended up in a segment.
-fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>, Vec<bool>) {
+fn carve_block(
+    atoms: &[Atom],
+    source: &str,
+    block: &Block,
+) -> (Vec<SegmentPlan>, Vec<bool>, Vec<ByteSpan>) {
     let mut used = vec![false; atoms.len()];
-    let (clean, ranges) = clean_text(atoms, source, |_| "X".to_owned());
+    // The segmenter sees a protected token as an ordinary word: a one-letter placeholder would
+    // read as an initial ("X. Anfragen") and glue the sentence after a URL to it.
+    let (clean, ranges) = clean_text(atoms, source, |_| "Xurl".to_owned());
     let sentences = sentence_spans(&clean, block.split_sentences);
+    let reader_sentences = sentences
+        .iter()
+        .filter_map(|s| source_span_of(atoms, &ranges, *s))
+        .collect();
 
     // Split text atoms where a sentence starts or ends inside them.
     let mut bounds: Vec<usize> = sentences.iter().flat_map(|s| [s.start, s.end]).collect();
@@ -500,7 +520,64 @@ fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>
             plans.push(plan(plan_atoms, source, block));
         }
     }
-    (plans, used)
+    (plans, used, reader_sentences)
+}
+
+/// Where a sentence of a block's clean text lies in the source: quotation marks and URLs as they
+/// are, markup at its edges included when it opens and closes inside the sentence (`**Satz.**`).
+fn source_span_of(atoms: &[Atom], ranges: &[ByteSpan], sentence: ByteSpan) -> Option<ByteSpan> {
+    let to_source = |i: usize, at: usize, is_end: bool| -> usize {
+        let atom = &atoms[i];
+        match atom.kind {
+            AtomKind::Text | AtomKind::Quote(..) => atom.span.start + (at - ranges[i].start),
+            // A placeholder or a line break stands for other bytes: take them whole or not at all.
+            _ if is_end => atom.span.end,
+            _ => atom.span.start,
+        }
+    };
+    let first = (0..atoms.len()).find(|&i| {
+        ranges[i].end > sentence.start && !ranges[i].is_empty() && atoms[i].kind != AtomKind::Break
+    })?;
+    let last = (0..atoms.len()).rev().find(|&i| {
+        ranges[i].start < sentence.end && !ranges[i].is_empty() && atoms[i].kind != AtomKind::Break
+    })?;
+    if last < first {
+        return None;
+    }
+    let (mut lo, mut hi) = (first, last);
+    let is_markup = |i: usize| matches!(atoms[i].kind, AtomKind::Open | AtomKind::Close);
+    loop {
+        let grow_lo = lo > 0
+            && is_markup(lo - 1)
+            && atoms[lo - 1]
+                .partner
+                .is_some_and(|p| p > lo - 1 && p <= hi + 1);
+        let grow_hi = hi + 1 < atoms.len()
+            && is_markup(hi + 1)
+            && atoms[hi + 1]
+                .partner
+                .is_some_and(|p| p >= lo.saturating_sub(1) && p < hi + 1);
+        if grow_lo {
+            lo -= 1;
+        }
+        if grow_hi {
+            hi += 1;
+        }
+        if !grow_lo && !grow_hi {
+            break;
+        }
+    }
+    let start = if lo < first {
+        atoms[lo].span.start
+    } else {
+        to_source(first, sentence.start.max(ranges[first].start), false)
+    };
+    let end = if hi > last {
+        atoms[hi].span.end
+    } else {
+        to_source(last, sentence.end.min(ranges[last].end), true)
+    };
+    (start < end).then(|| ByteSpan::new(start, end))
 }
 
 fn has_letters(text: &str) -> bool {
@@ -689,6 +766,14 @@ impl PreparedDocument {
     /// The sentences to send to the engine, in document order.
     pub fn model_inputs(&self) -> Vec<&str> {
         self.inputs.iter().map(String::as_str).collect()
+    }
+
+    /// Each block's sentences as a reader sees them, as spans of the source: an opening
+    /// quotation mark with the sentence it opens, a closing one with the sentence it closes, a
+    /// URL that ends a sentence inside it. (The segments the model gets can be smaller: a
+    /// reporting clause after a quotation is translated on its own, marks stay out of the model.)
+    pub fn sentences(&self) -> &[Vec<ByteSpan>] {
+        &self.sentences
     }
 
     /// The source text.

@@ -51,6 +51,7 @@
 
 mod lexicon;
 
+use crate::quotes::{QuoteMark, QuoteRole, find_quotes};
 use crate::span::ByteSpan;
 use lexicon::{AbbreviationKind, MAX_ABBREVIATION_BYTES, lexicon, push_abbreviation_key};
 
@@ -87,6 +88,8 @@ struct Scanner<'a> {
     key: String,
     /// The block is hard-wrapped prose: a single line break is just a space.
     hard_wrapped: bool,
+    /// The block's quotation marks, paired; found on the first glued quotation only.
+    quotes: Option<Vec<QuoteMark>>,
 }
 
 /// The final punctuation of a candidate sentence end.
@@ -117,6 +120,7 @@ impl<'a> Scanner<'a> {
             // Grows on the first period; most short blocks (headlines, labels) never need it.
             key: String::new(),
             hard_wrapped: looks_hard_wrapped(text),
+            quotes: None,
         }
     }
 
@@ -188,6 +192,16 @@ impl<'a> Scanner<'a> {
             return end;
         };
         if !after.is_whitespace() {
+            let sentence_end = match mark {
+                Mark::Period => matches!(
+                    self.token_before(run_start),
+                    TokenBefore::Word | TokenBefore::Abbreviation(AbbreviationKind::End)
+                ),
+                Mark::Strong | Mark::Ellipsis => true,
+            };
+            if sentence_end && self.has_content_before(run_start) {
+                self.glued_quotation(run_start, end);
+            }
             return end;
         }
         let (next_start, newlines) = skip_whitespace(self.text, end);
@@ -219,6 +233,40 @@ impl<'a> Scanner<'a> {
             self.close(end);
         }
         next_start
+    }
+
+    /// Scraped text loses the space around quotation marks: `„Wir kommen.“Dann ging er.` or
+    /// `Er ging."Gut."`. A sentence ends there when the quotation mark after the final punctuation
+    /// closes (by the block's pairing) and a capital follows it, or when it opens and a capital
+    /// follows — then the mark starts the next sentence.
+    fn glued_quotation(&mut self, run_start: usize, end: usize) {
+        let text = self.text;
+        let quotes = self.quotes.get_or_insert_with(|| find_quotes(text));
+        let first = quotes.partition_point(|m| m.span.start < run_start);
+        let mut cut = None;
+        for mark in &quotes[first..] {
+            if mark.span.start > end {
+                break;
+            }
+            match mark.role {
+                QuoteRole::Close if mark.span.end <= end => cut = Some(end),
+                QuoteRole::Open => {
+                    cut = Some(mark.span.start);
+                    break;
+                }
+                QuoteRole::Close => break,
+            }
+        }
+        let Some(cut) = cut else {
+            return;
+        };
+        let next = text[cut..]
+            .trim_start_matches(|c: char| is_opener(c) || is_closer(c))
+            .chars()
+            .next();
+        if next.is_some_and(char::is_uppercase) {
+            self.close(cut);
+        }
     }
 
     /// "[…]" and "(...)" mark an omission inside a quotation, not the end of a sentence.
