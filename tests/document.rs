@@ -783,3 +783,17 @@ fn a_line_break_is_kept_where_only_the_case_of_the_next_word_changed() {
     );
     assert_eq!(skeleton(&doc.target), skeleton(text), "{}", doc.target);
 }
+
+#[test]
+fn a_protected_token_glued_to_a_number_stays_in_place() {
+    // Found by markdown_structure_survives_upper_case: the placeholder ZX1 before "1." read as
+    // ZX11, was taken for lost and the inline code appended at the end.
+    let text = "\"„`![b](c.png)`1. ü\"Das“`";
+    let (_, doc) = translate_with(
+        text,
+        Format::Markdown,
+        QuoteStyle::Keep,
+        &UpperEngine { aligned: true },
+    );
+    assert_eq!(skeleton(&doc.target), skeleton(text), "{}", doc.target);
+}

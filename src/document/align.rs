@@ -72,7 +72,7 @@ pub(crate) fn render(
         let found = if exact {
             vec![plan.ranges[*atom]]
         } else {
-            find_placeholder(target, placeholder)
+            find_placeholder(target, placeholder, plan.placeholders.len())
         };
         if found.len() == 1 {
             protected_spans.push(found[0]);
@@ -408,7 +408,9 @@ fn starts_block(text: &str) -> bool {
 }
 
 /// Where the model put a placeholder: exact, or with spaces inside ("ZX 1").
-fn find_placeholder(target: &str, placeholder: &str) -> Vec<ByteSpan> {
+/// `count` placeholders exist (numbered from 1): "ZX11" is ZX1 before a digit when there are
+/// fewer than 11 (a protected token glued to a number in the source, `code`1.).
+fn find_placeholder(target: &str, placeholder: &str, count: usize) -> Vec<ByteSpan> {
     let split = placeholder
         .find(|c: char| c.is_ascii_digit())
         .unwrap_or(placeholder.len());
@@ -425,7 +427,17 @@ fn find_placeholder(target: &str, placeholder: &str) -> Vec<ByteSpan> {
         // even glued to another one ("ZX1ZX2").
         if rest.starts_with(digits) {
             end += spaces + digits.len();
-            if !target[end..].starts_with(|c: char| c.is_ascii_digit()) {
+            let more_digits = target[end..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(target.len() - end);
+            let longer: Option<usize> = (more_digits > 0)
+                .then(|| {
+                    format!("{digits}{}", &target[end..end + more_digits])
+                        .parse()
+                        .ok()
+                })
+                .flatten();
+            if longer.is_none_or(|n| n > count) {
                 found.push(ByteSpan::new(start, end));
             }
         }
