@@ -208,6 +208,7 @@ impl From<&GoldenOptions> for GenerationOptions {
             pad_token_id: o.pad_token_id,
             decoder_start_token_id: o.decoder_start_token_id,
             forced_eos_token_id: o.forced_eos_token_id,
+            no_repeat_ngram_size: 0,
         }
     }
 }
@@ -446,6 +447,7 @@ fn options(num_beams: usize, max_new_tokens: usize) -> GenerationOptions {
         pad_token_id: PAD,
         decoder_start_token_id: PAD,
         forced_eos_token_id: Some(EOS),
+        no_repeat_ngram_size: 0,
     }
 }
 
