@@ -527,3 +527,123 @@ fn the_guard_turns_the_fixture_loops_into_ended_translations_flagged_retried() {
         "the guard must not fire on everything"
     );
 }
+
+// ---- the command line ---------------------------------------------------------------------
+
+#[path = "cli_common/mod.rs"]
+mod cli_common;
+
+/// `de2en translate --format json` of `input` on tiny-loop: (JSON, stderr).
+fn cli_json(input: &str, extra: &[&str]) -> (Value, String) {
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = cli_common::de2en(home.path())
+        .args([
+            "translate",
+            "--format",
+            "json",
+            "--max-length",
+            "40",
+            "--model",
+        ])
+        .arg(fixture_dir("tiny-loop"))
+        .args(extra)
+        .write_stdin(input)
+        .output()
+        .expect("run de2en");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    (
+        serde_json::from_slice(&output.stdout).expect("JSON"),
+        stderr,
+    )
+}
+
+fn segment_flags(json: &Value) -> Vec<String> {
+    json["segments"][0]["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(|f| f.as_str().expect("flag").to_owned())
+        .collect()
+}
+
+#[test]
+fn cli_retries_by_default_reports_flags_in_json_and_counts_in_the_summary() {
+    let (_, greedy) = loop_case("greedy");
+    let (_, retry) = loop_case("retry");
+    let (json, stderr) = cli_json("WERBUNG\n", &[]);
+    assert_eq!(json["segments"][0]["target"], retry["single"][0]["text"]);
+    assert_eq!(segment_flags(&json), vec!["retried"]);
+    assert!(
+        stderr.contains("1 sentences retried, 0 still flagged"),
+        "{stderr}"
+    );
+
+    let (json, stderr) = cli_json("WERBUNG\n", &["--guard", "detect"]);
+    assert_eq!(json["segments"][0]["target"], greedy["single"][0]["text"]);
+    assert_eq!(segment_flags(&json), vec!["repetition"]);
+    assert!(
+        stderr.contains("0 sentences retried, 1 still flagged"),
+        "{stderr}"
+    );
+
+    // Off: the engine's exact (looping) output, no flags, no guard counts.
+    let (json, stderr) = cli_json("WERBUNG\n", &["--guard", "off"]);
+    assert_eq!(json["segments"][0]["target"], greedy["single"][0]["text"]);
+    assert_eq!(segment_flags(&json), Vec::<String>::new());
+    assert!(!stderr.contains("retried"), "{stderr}");
+}
+
+#[test]
+fn cli_refuses_a_positive_score_threshold() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = cli_common::de2en(home.path())
+        .args([
+            "translate",
+            "--engine",
+            "identity",
+            "--guard-min-score",
+            "2",
+        ])
+        .write_stdin("Hallo.\n")
+        .output()
+        .expect("run de2en");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--guard-min-score"));
+}
+
+#[test]
+fn outputs_made_with_another_guard_mode_are_not_up_to_date() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let input = home.path().join("in");
+    let out = home.path().join("out");
+    cli_common::write_tree(&input, &[("a.de.txt", b"WERBUNG\n")]);
+    let run = |mode: &str| {
+        let output = cli_common::de2en(home.path())
+            .args([
+                "translate",
+                "--max-length",
+                "40",
+                "--guard",
+                mode,
+                "--model",
+            ])
+            .arg(fixture_dir("tiny-loop"))
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .expect("run de2en");
+        assert!(output.status.success());
+        (
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            std::fs::read_to_string(out.join("a.en.txt")).expect("output"),
+        )
+    };
+    let (_, looped) = run("off");
+    let (stderr, retried) = run("retry");
+    assert!(stderr.contains("1 translated, 0 skipped"), "{stderr}");
+    assert_ne!(looped, retried);
+    let (stderr, _) = run("retry");
+    assert!(stderr.contains("0 translated, 1 skipped"), "{stderr}");
+}
