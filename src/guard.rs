@@ -52,7 +52,7 @@ impl Default for GuardConfig {
         GuardConfig {
             mode: GuardMode::Retry,
             min_mean_logprob: -3.0,
-            length_ratio: (0.4, 2.5),
+            length_ratio: (0.5, 2.0),
             min_ratio_chars: 20,
             min_repeats: 3,
             retry: DecodeOverride {
