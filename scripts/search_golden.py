@@ -4,7 +4,8 @@
 The "model" is a deterministic table: the next-token logits are a hash of (sentence id, decoder
 prefix), computed identically here and in tests/search.rs. Running transformers' real greedy and
 beam search over it, with the processors Marian uses (pad banned, EOS forced at the length limit,
-min_new_tokens), pins down every detail of the search independently of any neural network.
+min_new_tokens; and no_repeat_ngram_size, the output guard's retry), pins down every detail of
+the search independently of any neural network.
 
 The table avoids ties (random 24-bit logits), because `torch.topk` gives no order for equal values.
 
