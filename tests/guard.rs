@@ -647,3 +647,25 @@ fn outputs_made_with_another_guard_mode_are_not_up_to_date() {
     let (stderr, _) = run("retry");
     assert!(stderr.contains("0 translated, 1 skipped"), "{stderr}");
 }
+
+proptest::proptest! {
+    /// The detectors run on every translation of every article: no input may make them panic.
+    #[test]
+    fn detectors_never_panic(
+        source in "[a-zA-ZäöüÄÖÜß0-9.,:;/@ \\-–„“'\u{a0}😀]{0,60}",
+        target in "[a-zA-Z0-9.,:;/@ \\-–\"'😀]{0,60}",
+        tokens in proptest::collection::vec(0u32..6, 0..40),
+        limit in proptest::bool::ANY,
+    ) {
+        let translation = Translation {
+            text: target,
+            token_ids: tokens,
+            mean_logprob: -1.0,
+            reached_length_limit: limit,
+            ..Translation::default()
+        };
+        let found = guard::detect(&source, &translation, &GuardConfig::default());
+        proptest::prop_assert!(found.len() <= 5);
+        proptest::prop_assert!(!found.contains(&Retried));
+    }
+}
