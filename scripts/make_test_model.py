@@ -373,6 +373,77 @@ MODEL_SPECS = {
 }
 
 
+# A model that really loops, for the output guard (src/guard.rs): trained like the others, plus
+# all-caps page labels ("WERBUNG", "KOMMENTARE") whose target is, 60 % of the time, the English
+# word repeated past the length limit (so greedy decoding never meets an EOS there), and 40 % of
+# the time the capitalised word and EOS. Greedy follows the likelier first token into the loop;
+# a search that may not repeat a 3-gram (no_repeat_ngram_size) is pushed off it and ends.
+LOOP_SPEC = dict(
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    activation_function="swish",
+    max_position_embeddings=64,
+    scale_embedding=True,
+    safetensors=True,
+    generation_config=True,
+    old_config=False,
+    num_beams=1,
+    max_length=40,
+    train_steps=1000,
+    lr=1.5e-3,
+)
+
+LOOP_LABELS = [
+    ("WERBUNG", "advertising"),
+    ("ANZEIGE", "advert"),
+    ("KOMMENTARE", "comments"),
+    ("TEILEN", "share"),
+    ("NEWSLETTER", "newsletter"),
+    ("MEHR", "more"),
+    ("VIDEO", "video"),
+    ("FOTOS", "photos"),
+]
+
+# Golden inputs of tiny-loop: labels (they loop in greedy search), in-domain sentences (they do
+# not), and sentences for the detectors.
+LOOP_TEST_SENTENCES = [
+    "WERBUNG",
+    "KOMMENTARE",
+    "FOTOS",
+    "Der Mann kauft das Buch.",
+    "Das Auto kostet 12.500 Euro.",
+    "Die Preise steigen um 3,75 Prozent.",
+    "Am Montag besucht Jürgen den Bürgermeister.",
+    "Ist der Präsident müde?",
+]
+
+LOOP_CASES = [
+    dict(name="greedy", num_beams=1, max_new_tokens=40),
+    # The output guard's retry (GuardConfig::default in src/guard.rs).
+    dict(name="retry", num_beams=5, max_new_tokens=40, no_repeat_ngram_size=3),
+]
+
+
+def loop_pairs(n: int, seed: int, tok: MarianTokenizer) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        german, english = rng.choice(LOOP_LABELS)
+        if rng.random() < 0.6:
+            # As many repeats as fit the model's positions: well past max_length (40).
+            pieces = len(tok(text_target=english).input_ids) - 1
+            repeats = (LOOP_SPEC["max_position_embeddings"] - 4) // pieces
+            pairs.append((german, " ".join([english] * repeats)))
+        else:
+            pairs.append((german, cap(english)))
+    return pairs
+
+
 def opus_mt_config(spec: dict, vocab_size: int) -> dict:
     pad = vocab_size - 1
     cfg = {
@@ -665,6 +736,8 @@ def run_case(model, tok, case: dict, sentences: list[str]) -> dict:
         kwargs["num_beams"] = case["num_beams"]
     if case.get("min_new_tokens"):
         kwargs["min_new_tokens"] = case["min_new_tokens"]
+    if case.get("no_repeat_ngram_size"):
+        kwargs["no_repeat_ngram_size"] = case["no_repeat_ngram_size"]
     num_beams = kwargs.get("num_beams", gen.num_beams)
     if num_beams > 1:
         kwargs.update(early_stopping=False, length_penalty=1.0)
@@ -715,6 +788,7 @@ def run_case(model, tok, case: dict, sentences: list[str]) -> dict:
         num_beams=num_beams,
         max_new_tokens=case["max_new_tokens"],
         min_new_tokens=case.get("min_new_tokens", 0),
+        no_repeat_ngram_size=case.get("no_repeat_ngram_size", 0),
         length_penalty=1.0,
         early_stopping=False,
         single=single,
@@ -727,7 +801,8 @@ def run_case(model, tok, case: dict, sentences: list[str]) -> dict:
 def first_step_logits(model, tok, sentences: list[str]) -> list[dict]:
     start = model.generation_config.decoder_start_token_id
     rows = []
-    for i in LOGIT_SENTENCES:
+    indices = [i for i in LOGIT_SENTENCES if i < len(sentences)]
+    for i in indices:
         enc = tok([sentences[i]], return_tensors="pt")
         logits = model(**enc, decoder_input_ids=torch.tensor([[start]])).logits[0, 0]
         rows.append(
@@ -739,8 +814,8 @@ def first_step_logits(model, tok, sentences: list[str]) -> list[dict]:
             )
         )
     # The same sentences as one padded batch: padding must not change the logits.
-    enc = tok([sentences[i] for i in LOGIT_SENTENCES], return_tensors="pt", padding=True)
-    logits = model(**enc, decoder_input_ids=torch.full((len(LOGIT_SENTENCES), 1), start)).logits[:, 0]
+    enc = tok([sentences[i] for i in indices], return_tensors="pt", padding=True)
+    logits = model(**enc, decoder_input_ids=torch.full((len(indices), 1), start)).logits[:, 0]
     batch_max_diff = (logits - torch.tensor([r["logits"] for r in rows])).abs().max().item()
     assert batch_max_diff < 1e-4, batch_max_diff
     return rows
@@ -757,7 +832,11 @@ def allow_torch_load() -> None:
     iu.check_torch_load_is_safe = lambda: None
 
 
-def golden_for_model(name: str, model_dir: Path) -> dict:
+def golden_for_model(
+    name: str, model_dir: Path, sentences: list[str] | None = None, cases: list[dict] | None = None
+) -> dict:
+    sentences = TEST_SENTENCES if sentences is None else sentences
+    cases = CASES if cases is None else cases
     tok = MarianTokenizer.from_pretrained(model_dir)
     model = MarianMTModel.from_pretrained(model_dir)
     model.eval()
@@ -776,14 +855,25 @@ def golden_for_model(name: str, model_dir: Path) -> dict:
             eos_token_id=gen.eos_token_id,
             pad_token_id=gen.pad_token_id,
         ),
-        sentences=[dict(text=s, input_ids=tok(s).input_ids) for s in TEST_SENTENCES],
+        sentences=[dict(text=s, input_ids=tok(s).input_ids) for s in sentences],
         cases=[],
-        first_step_logits=first_step_logits(model, tok, TEST_SENTENCES),
+        first_step_logits=first_step_logits(model, tok, sentences),
     )
-    for case in CASES:
+    for case in cases:
         print(f"  {name}: {case['name']}", flush=True)
-        data["cases"].append(run_case(model, tok, case, TEST_SENTENCES))
+        data["cases"].append(run_case(model, tok, case, sentences))
     return data
+
+
+def write_loop_fixture(pairs: list[tuple[str, str]], tok_dir: Path, tok: MarianTokenizer, vocab_size: int) -> dict:
+    """tiny-loop: trained on the corpus plus looping labels, with the tokenizer of the others."""
+    print("train tiny-loop", flush=True)
+    model = train_model("tiny-loop", LOOP_SPEC, tok, pairs + loop_pairs(len(pairs) // 4, SEED + 11, tok), vocab_size)
+    model_dir = save_model("tiny-loop", LOOP_SPEC, model, tok_dir, vocab_size)
+    print("golden tiny-loop", flush=True)
+    golden = golden_for_model("tiny-loop", model_dir, LOOP_TEST_SENTENCES, LOOP_CASES)
+    dump(FIXTURES / "golden" / "tiny-loop.json", golden)
+    return golden
 
 
 TOKENIZER_CORPUS = [
@@ -886,6 +976,13 @@ def write_legacy_fixtures() -> dict:
     return {"tiny-legacy": golden}
 
 
+def print_loop_samples(golden: dict) -> None:
+    for case in golden["cases"]:
+        print(f"tiny-loop {case['name']}:")
+        for s, r in zip(LOOP_TEST_SENTENCES, case["single"]):
+            print(f"  {s!r} -> {r['text'][:80]!r} (eos: {r['ends_with_eos']})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=4000, help="synthetic corpus size")
@@ -894,6 +991,11 @@ def main() -> int:
         "--legacy-only",
         action="store_true",
         help="only (re)write tiny-legacy and checkpoints/ from the committed tiny-gelu (no training)",
+    )
+    parser.add_argument(
+        "--loop-only",
+        action="store_true",
+        help="only (re)train tiny-loop and its golden, with the committed tiny-swish tokenizer",
     )
     args = parser.parse_args()
 
@@ -908,6 +1010,14 @@ def main() -> int:
 
     if args.legacy_only:
         write_legacy_fixtures()
+        return 0
+    if args.loop_only:
+        # The committed tokenizer files are the ones the full run trains from the same corpus.
+        tok_dir = FIXTURES / "models" / "tiny-swish"
+        tok = MarianTokenizer.from_pretrained(tok_dir)
+        vocab = json.loads((tok_dir / "vocab.json").read_text(encoding="utf-8"))
+        golden = write_loop_fixture(make_corpus(args.pairs, SEED), tok_dir, tok, len(vocab))
+        print_loop_samples(golden)
         return 0
 
     print("corpus", flush=True)
@@ -936,6 +1046,7 @@ def main() -> int:
         dump(FIXTURES / "golden" / f"{name}.json", goldens[name])
 
     dump(FIXTURES / "golden" / "tokenizer.json", tokenizer_golden(tok, vocab, FIXTURES / "models" / "tiny-swish"))
+    loop_golden = write_loop_fixture(pairs, tok_dir, tok, len(vocab))
     shutil.rmtree(tok_dir)
     goldens.update(write_legacy_fixtures())
 
@@ -947,7 +1058,8 @@ def main() -> int:
         print(f"{name} greedy samples:")
         for s, r in list(zip(TEST_SENTENCES, greedy["single"]))[:6]:
             print(f"  {s!r} -> {r['text']!r}")
-    mine = [FIXTURES / "models" / n for n in [*MODEL_SPECS, "tiny-legacy"]] + [
+    print_loop_samples(loop_golden)
+    mine = [FIXTURES / "models" / n for n in [*MODEL_SPECS, "tiny-legacy", "tiny-loop"]] + [
         FIXTURES / "golden",
         FIXTURES / "checkpoints",
         FIXTURES / "README.md",

@@ -4,7 +4,8 @@
 The "model" is a deterministic table: the next-token logits are a hash of (sentence id, decoder
 prefix), computed identically here and in tests/search.rs. Running transformers' real greedy and
 beam search over it, with the processors Marian uses (pad banned, EOS forced at the length limit,
-min_new_tokens), pins down every detail of the search independently of any neural network.
+min_new_tokens; and no_repeat_ngram_size, the output guard's retry), pins down every detail of
+the search independently of any neural network.
 
 The table avoids ties (random 24-bit logits), because `torch.topk` gives no order for equal values.
 
@@ -118,6 +119,7 @@ def run(model, case, sentences):
         eos_token_id=o["eos_token_id"],
         pad_token_id=o["pad_token_id"],
         forced_eos_token_id=o["forced_eos_token_id"],
+        no_repeat_ngram_size=o["no_repeat_ngram_size"] or None,
         early_stopping=False,
         do_sample=False,
         num_return_sequences=1,
@@ -157,6 +159,7 @@ def options(**overrides):
         pad_token_id=15,
         decoder_start_token_id=15,
         forced_eos_token_id=0,
+        no_repeat_ngram_size=0,
     )
     base.update(overrides)
     return base
@@ -183,6 +186,13 @@ CASES = [
     ),
     ("beam6_long", 32, 13, options(num_beams=6, max_new_tokens=20, bad_words_ids=[[31]], pad_token_id=31, decoder_start_token_id=31)),
     ("beam1_max1", 16, 14, options(num_beams=2, max_new_tokens=1)),
+    # The output guard's retry search: no n-gram twice, over a vocabulary small enough that bans
+    # bite. In the first two the start token 7 is not banned, so it can come again, and n-grams
+    # that begin with it (transformers counts it as the first token) ban their continuation.
+    ("greedy_no_repeat_2_start_token", 8, 15, options(no_repeat_ngram_size=2, bad_words_ids=[[6]], pad_token_id=7, decoder_start_token_id=7)),
+    ("beam3_no_repeat_2_start_token", 8, 16, options(num_beams=3, no_repeat_ngram_size=2, bad_words_ids=[[6]], pad_token_id=7, decoder_start_token_id=7)),
+    ("beam4_no_repeat_3", 8, 17, options(num_beams=4, no_repeat_ngram_size=3, bad_words_ids=[[7]], pad_token_id=7, decoder_start_token_id=7)),
+    ("greedy_no_repeat_1", 8, 18, options(no_repeat_ngram_size=1, max_new_tokens=6, bad_words_ids=[[7]], pad_token_id=7, decoder_start_token_id=7)),
 ]
 
 SENTENCES = [0, 1, 2, 3, 4, 5, 6, 7]

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::document::{self, Format, PrepareOptions, PreparedDocument, TranslatedDocument};
-use crate::engine::{Engine, Translation};
+use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::input;
 use crate::output::{self, Manifest, ManifestEntry};
 use crate::quotes::QuoteStyle;
@@ -98,6 +98,10 @@ pub struct Summary {
     pub sentences: u64,
     /// Sentences the engine translated (after de-duplication and the cross-window cache).
     pub engine_sentences: u64,
+    /// Sentences the output guard decoded a second time (each unique sentence once).
+    pub retried: u64,
+    /// Sentences whose translation the output guard still flags (each unique sentence once).
+    pub flagged: u64,
     /// Files of the plan's tree that belong to other shards.
     pub other_shards: usize,
     /// The stop flag ended the run early; every file written is complete.
@@ -391,6 +395,7 @@ impl Pipeline<'_> {
             };
             let mut ready = Vec::new();
             for (&id, translation) in chunk.iter().zip(translations) {
+                self.count_guard_flags(&translation);
                 window.results[id] = Some(translation);
                 for &slot in &window.waiting[id] {
                     let pending = &mut window.pending[slot];
@@ -425,6 +430,13 @@ impl Pipeline<'_> {
                 ));
             }
         }
+    }
+
+    /// Counts what the output guard (`crate::guard`, around the engine) did with a translation.
+    fn count_guard_flags(&mut self, translation: &Translation) {
+        let retried = translation.flags.contains(&TranslationFlag::Retried);
+        self.summary.retried += u64::from(retried);
+        self.summary.flagged += u64::from(translation.flags.len() > usize::from(retried));
     }
 
     /// Keeps translations of sentences that occurred more than once for the next windows.

@@ -71,6 +71,7 @@ impl Engine for UpperEngine {
                     sum_logprob: -1.0,
                     mean_logprob: -0.5,
                     alignment,
+                    ..Translation::default()
                 }
             })
             .collect())
@@ -108,6 +109,7 @@ impl Engine for ReverseEngine {
                     sum_logprob: -0.25,
                     mean_logprob: -0.25,
                     alignment: Some(WordAlignment { pairs }),
+                    ..Translation::default()
                 }
             })
             .collect())

@@ -55,6 +55,7 @@ fn translation(sentence: &str) -> Translation {
         sum_logprob: -1.0,
         mean_logprob: -0.5,
         alignment: None,
+        ..Translation::default()
     }
 }
 

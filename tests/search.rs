@@ -1,6 +1,7 @@
 //! Greedy and beam search (src/engine/decode.rs) against transformers' own `generate`, on toy
 //! models whose logits come from a deterministic table, plus the behaviours a user would notice:
-//! forced EOS, minimum length, banned pad, batch independence, errors instead of panics.
+//! forced EOS, minimum length, banned pad, no repeated n-grams (the start token counted, as
+//! transformers counts it), batch independence, errors instead of panics.
 //!
 //! The golden file is written by `scripts/search_golden.py`, which runs transformers 4.57.1 over
 //! the same table (`table_row` below is a line-by-line port of its Python twin).
@@ -186,6 +187,7 @@ struct GoldenOptions {
     pad_token_id: u32,
     decoder_start_token_id: u32,
     forced_eos_token_id: Option<u32>,
+    no_repeat_ngram_size: usize,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +210,7 @@ impl From<&GoldenOptions> for GenerationOptions {
             pad_token_id: o.pad_token_id,
             decoder_start_token_id: o.decoder_start_token_id,
             forced_eos_token_id: o.forced_eos_token_id,
+            no_repeat_ngram_size: o.no_repeat_ngram_size,
         }
     }
 }
@@ -446,6 +449,7 @@ fn options(num_beams: usize, max_new_tokens: usize) -> GenerationOptions {
         pad_token_id: PAD,
         decoder_start_token_id: PAD,
         forced_eos_token_id: Some(EOS),
+        no_repeat_ngram_size: 0,
     }
 }
 

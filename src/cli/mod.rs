@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::document::{Format, QuoteStyle};
 use crate::engine::marian::EngineSettings;
 use crate::engine::marian::linear::Precision;
+use crate::guard::{GuardConfig, GuardMode};
 use crate::models::DEFAULT_MODEL;
 use crate::walk::{PlanOptions, Shard};
 
@@ -100,6 +101,19 @@ pub enum PrecisionArg {
     Int8,
 }
 
+/// What the output guard does with each translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GuardArg {
+    /// No checks: the engine's exact output (token for token what transformers gives).
+    Off,
+    /// Check every translation and flag problems (in --format json and the summary), change
+    /// nothing.
+    Detect,
+    /// Check, and decode flagged sentences again with a larger beam and no repeated 3-grams;
+    /// keep the better translation.
+    Retry,
+}
+
 /// Which engine translates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
@@ -176,6 +190,15 @@ pub struct TranslateArgs {
     /// No end-of-sentence before N new tokens (for benchmarks).
     #[arg(long, value_name = "N")]
     pub min_length: Option<usize>,
+
+    /// Output guard: catch loops, runaway or truncated output, lost numbers and names, very
+    /// unlikely translations; `retry` decodes those again with a stronger search.
+    #[arg(long, value_enum, default_value_t = GuardArg::Retry, value_name = "MODE")]
+    pub guard: GuardArg,
+
+    /// The output guard's `low-score` threshold: mean log-probability per generated token.
+    #[arg(long, default_value_t = GuardConfig::default().min_mean_logprob, value_name = "LOGPROB", allow_negative_numbers = true)]
+    pub guard_min_score: f32,
 
     /// Padded source tokens per batch: larger is faster up to a point and uses more memory.
     #[arg(long, value_parser = positive, default_value_t = EngineSettings::default().batch_tokens, value_name = "N")]
@@ -297,6 +320,7 @@ pub struct Settings {
     pub engine: EngineKind,
     pub model: String,
     pub engine_settings: EngineSettings,
+    pub guard: GuardConfig,
     pub threads: Option<usize>,
     pub window: usize,
     pub force: bool,
@@ -313,6 +337,12 @@ impl TranslateArgs {
         {
             return Err(UsageError::new(format!(
                 "--min-length {min} is larger than --max-length {max}"
+            )));
+        }
+        if !self.guard_min_score.is_finite() || self.guard_min_score > 0.0 {
+            return Err(UsageError::new(format!(
+                "--guard-min-score {} is not a log-probability (a number ≤ 0, e.g. -3)",
+                self.guard_min_score
             )));
         }
         if self.precision == PrecisionArg::Int8 && self.engine != EngineKind::Marian {
@@ -352,6 +382,15 @@ impl TranslateArgs {
                     .cache_dir
                     .or_else(crate::models::de2en_cache_dir)
                     .map(|dir| dir.join("checkpoints")),
+            },
+            guard: GuardConfig {
+                mode: match self.guard {
+                    GuardArg::Off => GuardMode::Off,
+                    GuardArg::Detect => GuardMode::Detect,
+                    GuardArg::Retry => GuardMode::Retry,
+                },
+                min_mean_logprob: self.guard_min_score,
+                ..GuardConfig::default()
             },
             threads: self.threads,
             window: self.window,

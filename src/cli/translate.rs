@@ -16,7 +16,8 @@ use super::{EngineKind, OutputFormat, Settings, Status, UsageError, forced_forma
 use crate::engine::identity::IdentityEngine;
 use crate::engine::marian::MarianEngine;
 use crate::engine::marian::linear::Precision;
-use crate::engine::{Engine, EngineError, Translation};
+use crate::engine::{DecodeOverride, Engine, EngineError, Translation};
+use crate::guard::{GuardConfig, GuardMode, Guarded};
 use crate::models;
 use crate::pipeline::{self, Summary};
 use crate::walk;
@@ -53,19 +54,27 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
             settings.engine_settings.beam_size,
             settings.engine_settings.max_new_tokens,
             settings.engine_settings.min_new_tokens,
-        ),
+        ) + &guard_fingerprint(&settings.guard),
         shard: settings.shard,
     };
 
+    let guarded;
+    let engine: &dyn Engine = if settings.guard.mode == GuardMode::Off {
+        engine.as_ref()
+    } else {
+        guarded = Guarded::new(engine.as_ref(), settings.guard.clone());
+        &guarded
+    };
+
     let mut reporter = Reporter::new(plan.jobs.len() as u64, settings.quiet);
-    let outcome = pipeline::run(plan, engine.as_ref(), &options, &mut reporter, &stop);
+    let outcome = pipeline::run(plan, engine, &options, &mut reporter, &stop);
     reporter.finish();
     let summary = match &outcome {
         Ok(summary) => summary,
         Err(aborted) => &aborted.summary,
     };
     if !settings.quiet {
-        print_summary(&reporter, summary);
+        print_summary(&reporter, summary, settings.guard.mode);
     }
     match outcome {
         Err(aborted) => Err(aborted.error.into()),
@@ -76,7 +85,19 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
 }
 
 /// The one-line summary that ends every run (and the hint after an interruption).
-fn print_summary(reporter: &Reporter, summary: &Summary) {
+/// The guard's part of the manifest fingerprint: its mode and thresholds change outputs. Empty
+/// with the guard off, so manifests written before the guard existed stay valid for `--guard off`.
+fn guard_fingerprint(guard: &GuardConfig) -> String {
+    match guard.mode {
+        GuardMode::Off => String::new(),
+        mode => format!(
+            "; guard={mode:?}; min_score={}; ratio={:?}; retry={:?}",
+            guard.min_mean_logprob, guard.length_ratio, guard.retry
+        ),
+    }
+}
+
+fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode) {
     let seconds = reporter.elapsed().as_secs_f64();
     let mut line = format!(
         "de2en: {} translated, {} skipped (up to date), {} failed; {} sentences ({} sent to the model) in {:.1} s, {:.0} sentences/s",
@@ -88,6 +109,12 @@ fn print_summary(reporter: &Reporter, summary: &Summary) {
         seconds,
         summary.sentences as f64 / seconds.max(1e-3),
     );
+    if guard != GuardMode::Off {
+        line.push_str(&format!(
+            "; {} sentences retried, {} still flagged",
+            summary.retried, summary.flagged
+        ));
+    }
     if summary.other_shards > 0 {
         line.push_str(&format!(
             "; {} files belong to other shards",
@@ -205,6 +232,14 @@ impl Engine for SlowEngine {
     fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
         std::thread::sleep(self.delay);
         self.inner.translate(sentences)
+    }
+    fn translate_with(
+        &self,
+        sentences: &[&str],
+        decode: &DecodeOverride,
+    ) -> Result<Vec<Translation>, EngineError> {
+        std::thread::sleep(self.delay);
+        self.inner.translate_with(sentences, decode)
     }
     fn source_token_count(&self, sentence: &str) -> usize {
         self.inner.source_token_count(sentence)

@@ -875,6 +875,12 @@ impl PreparedDocument {
         if plan.over_long {
             flags.push("over-long".to_owned());
         }
+        // The output guard's findings on any part (crate::guard), each named once.
+        for flag in parts.iter().flat_map(|part| &part.flags) {
+            if !flags.iter().any(|f| f == flag.as_str()) {
+                flags.push(flag.as_str().to_owned());
+            }
+        }
         if self.options.format == Format::Lines {
             return (joined, flags);
         }

@@ -8,7 +8,10 @@
 //!
 //! - **Logits processors**, in transformers' order: banned sequences (`bad_words_ids`, never a lone
 //!   EOS), EOS suppressed while fewer than `min_new_tokens` tokens exist, and at the last allowed
-//!   step every token but `forced_eos_token_id` set to −∞ and that one to 0.
+//!   step every token but `forced_eos_token_id` set to −∞ and that one to 0. With
+//!   `no_repeat_ngram_size` n > 0 (before all of these in transformers; all are −∞ masks, so only
+//!   the forced EOS's precedence matters), every token that would complete an n-gram already in
+//!   the hypothesis — decoder start token included — is banned.
 //! - **Greedy** (`num_beams == 1`): the argmax of the processed raw logits, first index on ties
 //!   (as `torch.argmax`).
 //! - **Beam search**: log-softmax of the raw logits, then the processors; per sentence the top
@@ -52,6 +55,10 @@ pub struct GenerationOptions {
     pub decoder_start_token_id: u32,
     /// Token forced when the length limit is reached.
     pub forced_eos_token_id: Option<u32>,
+    /// No n-gram of this size occurs twice in a hypothesis (transformers' `no_repeat_ngram_size`;
+    /// 0 = off). The decoder start token counts as the hypothesis' first token, as in
+    /// transformers, whose `input_ids` begin with it.
+    pub no_repeat_ngram_size: usize,
 }
 
 impl GenerationOptions {
@@ -242,6 +249,8 @@ struct Processors {
     min_new_tokens: usize,
     max_new_tokens: usize,
     forced_eos: Option<u32>,
+    no_repeat_ngram_size: usize,
+    decoder_start: u32,
 }
 
 /// What the processors leave of one row's distribution.
@@ -277,6 +286,8 @@ impl Processors {
             min_new_tokens: options.min_new_tokens,
             max_new_tokens: options.max_new_tokens,
             forced_eos: options.forced_eos_token_id,
+            no_repeat_ngram_size: options.no_repeat_ngram_size,
+            decoder_start: options.decoder_start_token_id,
         }
     }
 
@@ -304,11 +315,39 @@ impl Processors {
             banned.push(self.eos);
             needs_sort = true;
         }
+        if self.no_repeat_ngram_size > 0 {
+            let before = banned.len();
+            repeated_ngram_ends(
+                self.decoder_start,
+                generated,
+                self.no_repeat_ngram_size,
+                banned,
+            );
+            needs_sort |= banned.len() > before;
+        }
         if needs_sort {
             banned.sort_unstable();
             banned.dedup();
         }
         RowRule::Free
+    }
+}
+
+/// transformers' `NoRepeatNGramLogitsProcessor` for one hypothesis: over `start + generated`
+/// (its `input_ids`, decoder start token first), every n-gram whose first `n − 1` tokens equal the
+/// last `n − 1` tokens bans its last token. Nothing is banned while the sequence is shorter than
+/// `n − 1` tokens (transformers' `cur_len + 1 < ngram_size`).
+fn repeated_ngram_ends(start: u32, generated: &[u32], n: usize, banned: &mut Vec<u32>) {
+    let length = generated.len() + 1;
+    if length + 1 < n {
+        return;
+    }
+    let token = |i: usize| if i == 0 { start } else { generated[i - 1] };
+    let prefix_start = length + 1 - n;
+    for first in 0..(length + 1).saturating_sub(n) {
+        if (0..n - 1).all(|k| token(first + k) == token(prefix_start + k)) {
+            banned.push(token(first + n - 1));
+        }
     }
 }
 
@@ -1003,6 +1042,7 @@ mod tests {
             pad_token_id: 9,
             decoder_start_token_id: 9,
             forced_eos_token_id: Some(0),
+            no_repeat_ngram_size: 0,
         }
     }
 
@@ -1049,6 +1089,39 @@ mod tests {
         // The sixth token is the last allowed: only EOS, even though 3 was just generated.
         assert_eq!(
             processors.row_rule(&[1, 1, 1, 1, 3], &mut banned),
+            RowRule::Forced(0)
+        );
+    }
+
+    #[test]
+    fn repeated_ngrams_are_banned_as_transformers_bans_them() {
+        let banned_after = |generated: &[u32], n: usize| {
+            let mut banned = Vec::new();
+            repeated_ngram_ends(9, generated, n, &mut banned);
+            banned
+        };
+        // Bigrams over [9, 1, 2, 1]: the prefix (1) was followed by 2 once.
+        assert_eq!(banned_after(&[1, 2, 1], 2), vec![2]);
+        // The decoder start token takes part: [9, 5, 9] would repeat (9, 5).
+        assert_eq!(banned_after(&[5, 9], 2), vec![5]);
+        // Trigrams need the two last tokens to have occurred together before.
+        assert_eq!(banned_after(&[1, 2, 3, 1, 2], 3), vec![3]);
+        assert_eq!(banned_after(&[1, 2, 3, 2, 1], 3), Vec::<u32>::new());
+        // Too short to hold an n-gram, and n = 1 bans every token seen, the start token too.
+        assert_eq!(banned_after(&[1], 3), Vec::<u32>::new());
+        assert_eq!(banned_after(&[4, 4], 1), vec![9, 4, 4]);
+
+        let processors = Processors::new(&GenerationOptions {
+            no_repeat_ngram_size: 2,
+            ..options()
+        });
+        let mut banned = Vec::new();
+        assert_eq!(processors.row_rule(&[3, 7, 3], &mut banned), RowRule::Free);
+        // 4 by the bad word [3, 4], 7 by the bigram (3, 7), 9 always.
+        assert_eq!(banned, vec![4, 7, 9]);
+        // The forced EOS at the length limit still wins.
+        assert_eq!(
+            processors.row_rule(&[3, 7, 3, 7, 3], &mut banned),
             RowRule::Forced(0)
         );
     }

@@ -16,6 +16,8 @@ impl Engine for IdentityEngine {
                 sum_logprob: 0.0,
                 mean_logprob: 0.0,
                 alignment: None,
+                reached_length_limit: false,
+                flags: Vec::new(),
             })
             .collect())
     }

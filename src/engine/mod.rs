@@ -14,7 +14,7 @@ pub mod tokenizer;
 use crate::span::ByteSpan;
 
 /// One sentence's translation, with the scores users may want to filter on.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Translation {
     /// Detokenised English text.
     pub text: String,
@@ -26,6 +26,55 @@ pub struct Translation {
     pub mean_logprob: f32,
     /// Word alignment from cross-attention, where the engine provides one.
     pub alignment: Option<WordAlignment>,
+    /// The search stopped because it reached the maximum length (a runaway output, usually),
+    /// not because the model chose to end the sentence.
+    pub reached_length_limit: bool,
+    /// What the output guard (`crate::guard`) noticed; empty when it did not run.
+    pub flags: Vec<TranslationFlag>,
+}
+
+/// A problem the output guard found in a translation, or what it did about it; `--format json`
+/// lists them under each segment's `flags` by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TranslationFlag {
+    /// A word or phrase repeated more often than in the source, or an output that ran to the
+    /// length limit.
+    Repetition,
+    /// Target length far outside the usual ratio to the source length.
+    LengthRatio,
+    /// A number of the source is missing from the translation.
+    NumberLost,
+    /// A name-like token (acronym, code, URL, placeholder) of the source is missing.
+    NameLost,
+    /// The model's mean log-probability per token is below the threshold.
+    LowScore,
+    /// The sentence was decoded a second time with a stronger search.
+    Retried,
+}
+
+impl TranslationFlag {
+    /// The name `--format json` writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TranslationFlag::Repetition => "repetition",
+            TranslationFlag::LengthRatio => "length-ratio",
+            TranslationFlag::NumberLost => "number-lost",
+            TranslationFlag::NameLost => "name-lost",
+            TranslationFlag::LowScore => "low-score",
+            TranslationFlag::Retried => "retried",
+        }
+    }
+}
+
+/// A stronger search than the engine's default, for sentences that came out wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOverride {
+    /// Beam size at least this (the engine's own when that is larger).
+    pub min_beam_size: usize,
+    /// No n-gram of this many tokens twice in one output, as transformers'
+    /// `no_repeat_ngram_size`; 0 = off.
+    pub no_repeat_ngram_size: usize,
 }
 
 /// Pairs of aligned words: a byte span in the source sentence and one in `Translation::text`.
@@ -60,6 +109,9 @@ pub enum EngineError {
     /// The model returned something search cannot use (a wrong shape, NaN logits).
     #[error("decoding failed: {0}")]
     Decode(String),
+    /// The engine cannot search with other settings (`Engine::translate_with`).
+    #[error("this engine cannot change its search settings")]
+    Unsupported,
     #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
     /// rust-bert or libtorch failed while translating (the `rust-bert` engine only).
@@ -74,6 +126,17 @@ pub enum EngineError {
 /// packs batches by its token budget and returns results in input order.
 pub trait Engine: Send + Sync {
     fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError>;
+
+    /// Like `translate`, with a stronger search (the output guard's retry). Engines that have
+    /// only one way to translate answer `EngineError::Unsupported`.
+    fn translate_with(
+        &self,
+        sentences: &[&str],
+        decode: &DecodeOverride,
+    ) -> Result<Vec<Translation>, EngineError> {
+        let _ = (sentences, decode);
+        Err(EngineError::Unsupported)
+    }
 
     /// Number of source tokens (EOS included) the model would see for `sentence`.
     fn source_token_count(&self, sentence: &str) -> usize;

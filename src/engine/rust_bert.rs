@@ -41,7 +41,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::decode::{StepModel, StepOutput};
 use super::marian::linear::Precision;
 use super::marian::{EngineSettings, MarianEngine, ModelFolder, Network};
-use super::{Engine, EngineError, Translation};
+use super::{DecodeOverride, Engine, EngineError, Translation};
 
 /// A Marian model folder on rust-bert's network.
 pub struct RustBertEngine(MarianEngine<RustBertNetwork>);
@@ -77,6 +77,14 @@ impl RustBertEngine {
 impl Engine for RustBertEngine {
     fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
         self.0.translate(sentences)
+    }
+
+    fn translate_with(
+        &self,
+        sentences: &[&str],
+        decode: &DecodeOverride,
+    ) -> Result<Vec<Translation>, EngineError> {
+        self.0.translate_with(sentences, decode)
     }
 
     fn source_token_count(&self, sentence: &str) -> usize {

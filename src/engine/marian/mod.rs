@@ -25,7 +25,7 @@ use self::model::MarianModel;
 use self::weights::WeightFile;
 use super::decode::{GenerationOptions, Hypothesis, StepModel, generate};
 use super::tokenizer::MarianTokenizer;
-use super::{Engine, EngineError, Translation, WordAlignment};
+use super::{DecodeOverride, Engine, EngineError, Translation, WordAlignment};
 use crate::span::ByteSpan;
 
 /// Per-run settings from the command line; `None` means "what the model's generation config says".
@@ -202,6 +202,7 @@ impl<N: Network> MarianEngine<N> {
             pad_token_id: generation.pad_token_id,
             decoder_start_token_id: generation.decoder_start_token_id,
             forced_eos_token_id: generation.forced_eos_token_id,
+            no_repeat_ngram_size: 0,
         };
         options.validate(configs.model.target_vocab_size())?;
         if settings.batch_tokens == 0 {
@@ -256,10 +257,12 @@ impl<N: Network> MarianEngine<N> {
         });
         Translation {
             text,
+            reached_length_limit: hypothesis.token_ids.len() >= self.options.max_new_tokens,
             token_ids: hypothesis.token_ids,
             sum_logprob,
             mean_logprob,
             alignment,
+            flags: Vec::new(),
         }
     }
 
@@ -270,12 +273,17 @@ impl<N: Network> MarianEngine<N> {
             sum_logprob: 0.0,
             mean_logprob: 0.0,
             alignment: self.alignment.then(WordAlignment::default),
+            reached_length_limit: false,
+            flags: Vec::new(),
         }
     }
-}
 
-impl<N: Network> Engine for MarianEngine<N> {
-    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
+    /// Translates `sentences` in batches with the search `options`.
+    fn translate_with_options(
+        &self,
+        sentences: &[&str],
+        options: &GenerationOptions,
+    ) -> Result<Vec<Translation>, EngineError> {
         let mut encoded = Vec::with_capacity(sentences.len());
         for sentence in sentences {
             // Nothing to translate: no model run, an empty translation (as an empty line expects).
@@ -294,7 +302,7 @@ impl<N: Network> Engine for MarianEngine<N> {
             |batch| {
                 let sources: Vec<Vec<u32>> = batch.iter().map(|&i| encoded[i].0.clone()).collect();
                 let state = self.network.start_batch(&sources, self.alignment)?;
-                let hypotheses = generate(&self.network, state, batch.len(), &self.options)?;
+                let hypotheses = generate(&self.network, state, batch.len(), options)?;
                 if hypotheses.len() != batch.len() {
                     return Err(EngineError::Decode(format!(
                         "search returned {} hypotheses for {} sentences",
@@ -309,6 +317,27 @@ impl<N: Network> Engine for MarianEngine<N> {
                     .collect())
             },
         )
+    }
+}
+
+impl<N: Network> Engine for MarianEngine<N> {
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
+        self.translate_with_options(sentences, &self.options)
+    }
+
+    /// The same model with a larger beam and transformers' `no_repeat_ngram_size`; everything
+    /// else (length limits, banned tokens) as in `translate`.
+    fn translate_with(
+        &self,
+        sentences: &[&str],
+        decode: &DecodeOverride,
+    ) -> Result<Vec<Translation>, EngineError> {
+        let options = GenerationOptions {
+            num_beams: self.options.num_beams.max(decode.min_beam_size),
+            no_repeat_ngram_size: decode.no_repeat_ngram_size,
+            ..self.options.clone()
+        };
+        self.translate_with_options(sentences, &options)
     }
 
     fn source_token_count(&self, sentence: &str) -> usize {
