@@ -79,6 +79,10 @@ pub enum OutputFormat {
     /// JSON: the translated text and every segment with source/target text, byte spans, score
     /// and flags. In folder mode the output name gets `.json` appended.
     Json,
+    /// A bilingual review page (self-contained HTML): German and English side by side, one row
+    /// per sentence, aligned words, scores and flags. In folder mode the output name gets
+    /// `.review.html` appended, and `index.html` in the output folder lists every page.
+    Review,
 }
 
 /// Quotation marks in the output.
@@ -325,7 +329,11 @@ impl TranslateArgs {
             plan: PlanOptions {
                 inputs: self.inputs,
                 output: self.output,
-                json_suffix: self.format == OutputFormat::Json,
+                output_suffix: match self.format {
+                    OutputFormat::Text => None,
+                    OutputFormat::Json => Some(".json"),
+                    OutputFormat::Review => Some(crate::review::PAGE_SUFFIX),
+                },
                 shard: self.shard,
             },
             input_format: self.input_format,
