@@ -180,19 +180,16 @@ fn score_text(score: Option<f32>) -> String {
     score.map_or_else(|| "–".to_owned(), |s| format!("{s:.2}"))
 }
 
-/// "split 2 · quote-repaired 1", each with its meaning as a tooltip.
+/// "split 2  quote-repaired 1", each flag with its meaning as a tooltip.
 fn flag_counts(flags: &BTreeMap<String, usize>) -> String {
     if flags.is_empty() {
         return "none".to_owned();
     }
     let mut out = String::new();
-    for (i, (flag, count)) in flags.iter().enumerate() {
-        if i > 0 {
-            out.push_str(" · ");
-        }
+    for (flag, count) in flags {
         let _ = write!(
             out,
-            "<span class=\"flag\" title=\"{}\">{}</span> {count}",
+            "<span class=\"flag-count\"><span class=\"flag\" title=\"{}\">{}</span>&nbsp;{count}</span> ",
             escape(meaning(flag)),
             escape(flag)
         );
