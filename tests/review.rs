@@ -31,7 +31,8 @@ fn words(text: &str) -> Vec<ByteSpan> {
     out
 }
 
-/// Translates by upper-casing every word, aligned word for word; accepts at most 8 tokens.
+/// Translates by upper-casing every word, aligned word for word, and ends every sentence with
+/// punctuation; accepts at most 8 tokens.
 struct Shouting;
 
 impl Engine for Shouting {
@@ -49,6 +50,14 @@ impl Engine for Shouting {
                     let start = text.len();
                     text.push_str(&sentence[word.start..word.end].to_uppercase());
                     pairs.push((*word, ByteSpan::new(start, text.len())));
+                }
+                // Like a real model, a period after a heading (the seams remove it again, which
+                // moves everything after it).
+                if !sentence
+                    .trim_end()
+                    .ends_with(|c: char| c.is_ascii_punctuation() || "“”…".contains(c))
+                {
+                    text.push('.');
                 }
                 Translation {
                     text,
@@ -71,11 +80,12 @@ impl Engine for Shouting {
 #[test]
 fn alignment_points_at_the_same_words_in_the_article_and_the_translation() {
     // Emphasis and a link (put back around the words), a URL placeholder, a quotation, a line
-    // break inside a sentence, and a sentence long enough to be split.
+    // break inside a sentence, a sentence long enough to be split, and a quotation whose seams
+    // are edited after the rebuild.
     let source = "# Der **Rat** stimmt ab\n\nDie [Stadt](https://example.org/s) plant „neue“ \
                   Radwege\nim Norden. Mehr auf https://example.org/x heute.\n\nDer Bürgermeister \
                   sagte am Montag in Berlin, dass die Kosten bei zwölf Millionen Euro liegen \
-                  werden und dass der Rat zustimmt.\n";
+                  werden und dass der Rat zustimmt.\n\n„Das bleibt so“, sagte der Rat. „Wirklich?“\n";
     let engine = Shouting;
     let options = PrepareOptions {
         format: Format::Markdown,
@@ -117,8 +127,16 @@ fn alignment_points_at_the_same_words_in_the_article_and_the_translation() {
             if german.contains("://") {
                 assert_eq!(english, german, "a protected token comes back as it was");
             } else {
-                let german = german.replace('“', "”").replace('„', "“");
-                assert_eq!(english, german.to_uppercase(), "pair {s:?} {t:?}");
+                // The same word; the seams may move a comma into a quotation or lower-case the
+                // reporting clause.
+                let letters = |w: &str| -> String {
+                    w.chars()
+                        .filter(|c| c.is_alphanumeric())
+                        .flat_map(char::to_lowercase)
+                        .collect()
+                };
+                assert_eq!(letters(english), letters(german), "pair {s:?} {t:?}");
+                assert!(!letters(english).is_empty());
             }
             checked += 1;
         }
