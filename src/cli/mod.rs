@@ -29,6 +29,7 @@ Examples:
   de2en translate artikel.de.md                  # translated article to stdout
   echo 'Guten Morgen.' | de2en translate         # stdin to stdout
   de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
+  de2en translate --format review archiv/ -o review/   # side-by-side review pages + index.html
   de2en models fetch                             # download the default model once";
 
 /// Translate German news articles into English on your own machine.
