@@ -99,6 +99,32 @@ fn review_page_of_the_example_article() {
         "{header}"
     );
 
+    // Blocks are visible: a rule opens each block, headlines are bold.
+    let looks = eval(
+        &mut page,
+        "(() => { const style = s => getComputedStyle(document.querySelector(s)); return { \
+         rule: style('tr.block-start:not(:first-child) td.src').borderTopWidth, \
+         inside: style('tr.seg:not(.block-start) td.src').borderTopWidth, \
+         heading: Number(style('tr.h td.tgt').fontWeight), \
+         body: Number(style('tr.p td.tgt').fontWeight) }; })()",
+    );
+    assert_eq!(looks["rule"], "1px", "{looks}");
+    assert_eq!(looks["inside"], "0px", "{looks}");
+    assert!(
+        looks["heading"].as_f64() > looks["body"].as_f64(),
+        "{looks}"
+    );
+
+    // Hovering a sentence highlights its partner.
+    let background = "getComputedStyle(document.querySelector('#s3 td.tgt')).backgroundColor";
+    let before = eval(&mut page, background);
+    page.hover("#s3 td.n").unwrap();
+    let during = eval(&mut page, background);
+    assert_ne!(
+        before, during,
+        "the English cell of a hovered row changes colour"
+    );
+
     // A click on a German word selects its row and lights exactly the English words aligned
     // with it.
     let row = eval(
