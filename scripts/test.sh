@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: everything CI checks. The default build first (no libtorch needed),
+# The README's test command: everything CI checks. The default build first (no libtorch needed;
+# Chromium for the browser tests is installed with apt-get when missing, see install-chromium.sh),
 # then the README's SLURM job array on a real one-node cluster (scripts/slurm-e2e.sh: root only,
 # installs slurm-wlm and munge on first use; DE2EN_SKIP_SLURM=1 skips it), then the rust-bert
 # engine (scripts/ci-rust-bert.sh installs libtorch on first use, ~3.5 GB; DE2EN_SKIP_RUST_BERT=1
@@ -8,7 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The browser tests (tests/review_browser.rs) need Chromium: installed here when missing (root,
+# apt-get). Once it is there, a browser test that cannot run fails instead of saying SKIPPED.
+if chromium=$(bash scripts/install-chromium.sh) && [ -n "$chromium" ]; then
+    export DE2EN_CHROMIUM="$chromium" DE2EN_REQUIRE_BROWSER=1
+fi
 cargo test --all-targets
+echo "test.sh: browser screenshots (CI artifacts) are in target/browser-artifacts/" >&2
 if [ -n "${DE2EN_SKIP_SLURM:-}" ]; then
     echo "test.sh: DE2EN_SKIP_SLURM is set: the SLURM job array was not checked" >&2
 elif [ "$(id -u)" != 0 ]; then

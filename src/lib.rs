@@ -22,6 +22,7 @@ pub mod models;
 pub mod output;
 pub mod pipeline;
 pub mod quotes;
+pub mod review;
 pub mod segment;
 pub mod span;
 pub mod walk;

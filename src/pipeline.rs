@@ -28,6 +28,7 @@ use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::input;
 use crate::output::{self, Manifest, ManifestEntry};
 use crate::quotes::QuoteStyle;
+use crate::review;
 use crate::walk::{Destination, Job, Plan, Shard, Source};
 
 /// Files in one window at most, whatever their sentence count (many tiny files).
@@ -45,6 +46,8 @@ pub enum OutputFormat {
     Text,
     /// JSON: the translated text and every segment with spans, score and flags.
     Json,
+    /// A bilingual review page (HTML) per article, and in folder mode an index of them.
+    Review,
 }
 
 /// How a run translates and writes; everything about the engine itself lives in the engine.
@@ -178,6 +181,9 @@ pub fn run(
     };
     let outcome = pipeline.execute(plan.jobs);
     pipeline.save_manifest();
+    if let (OutputFormat::Review, Some(root)) = (options.output_format, &plan.output_root) {
+        pipeline.write_review_index(root);
+    }
     let mut summary = pipeline.summary;
     match outcome {
         Ok(interrupted) => {
@@ -477,8 +483,14 @@ impl Pipeline<'_> {
             return Ok(());
         }
         let sentences = translations.len() as u64;
+        let format = doc.format();
+        let source =
+            (self.options.output_format == OutputFormat::Review).then(|| doc.source().to_owned());
         let translated = doc.finish(&translations);
-        let bytes = match render(&translated, self.options.output_format) {
+        let review = source
+            .as_deref()
+            .map(|source| (pending.job.key.as_str(), source, format));
+        let bytes = match render(&translated, self.options.output_format, review) {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.fail(&format!("{}: {e}", pending.job.display_source()));
@@ -522,6 +534,15 @@ impl Pipeline<'_> {
         self.progress.file_done();
     }
 
+    /// The folder's review index, made from the pages on disk (so pages skipped as up to date,
+    /// or written by other shards, are listed too).
+    fn write_review_index(&mut self, root: &Path) {
+        if let Err(error) = review::write_index(root, &self.temp_prefix) {
+            self.summary.failed += 1;
+            self.progress.message(&error_chain(&error));
+        }
+    }
+
     fn save_manifest(&mut self) {
         if let Some(manifest) = &mut self.manifest
             && let Err(error) = manifest.save(&self.temp_prefix)
@@ -534,10 +555,11 @@ impl Pipeline<'_> {
     }
 }
 
-/// The bytes of one output.
+/// The bytes of one output; a review page also needs the source's name, text and format.
 fn render(
     translated: &TranslatedDocument,
     format: OutputFormat,
+    review: Option<(&str, &str, Format)>,
 ) -> Result<Vec<u8>, serde_json::Error> {
     Ok(match format {
         OutputFormat::Text => translated.target.clone().into_bytes(),
@@ -545,6 +567,10 @@ fn render(
             let mut bytes = serde_json::to_vec_pretty(translated)?;
             bytes.push(b'\n');
             bytes
+        }
+        OutputFormat::Review => {
+            let (name, source, input_format) = review.unwrap_or(("", "", Format::Text));
+            review::page(name, source, input_format, translated).into_bytes()
         }
     })
 }

@@ -150,8 +150,8 @@ pub struct PlanOptions {
     /// Inputs as given; empty means standard input.
     pub inputs: Vec<PathBuf>,
     pub output: Option<PathBuf>,
-    /// Output names get `.json` appended (for `--format json` in folder mode).
-    pub json_suffix: bool,
+    /// What output names get appended in folder mode (`.json` for `--format json`).
+    pub output_suffix: Option<&'static str>,
     pub shard: Option<Shard>,
 }
 
@@ -201,11 +201,12 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
         let destination = match &options.output {
             None => Destination::Stdout,
             Some(path) if path == Path::new("-") => Destination::Stdout,
-            Some(path) if path.is_dir() => Destination::File(path.join(if options.json_suffix {
-                "stdin.json"
-            } else {
-                "stdin.txt"
-            })),
+            Some(path) if path.is_dir() => {
+                Destination::File(path.join(match options.output_suffix {
+                    Some(suffix) => format!("stdin{suffix}"),
+                    None => "stdin.txt".to_owned(),
+                }))
+            }
             Some(path) => Destination::File(path.clone()),
         };
         return Ok(Plan {
@@ -328,8 +329,8 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
         let mut out_rel = rel.clone();
         let name = file_name_of(&rel);
         let mut english = english_name(&name);
-        if options.json_suffix {
-            english.push_str(".json");
+        if let Some(suffix) = options.output_suffix {
+            english.push_str(suffix);
         }
         out_rel.set_file_name(english);
         let destination = out_root.join(&out_rel);

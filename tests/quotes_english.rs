@@ -196,6 +196,7 @@ impl Engine for WordEngine {
                 sum_logprob: -1.0,
                 mean_logprob: -0.5,
                 alignment: None,
+                ..Translation::default()
             })
             .collect())
     }

@@ -30,6 +30,7 @@ Examples:
   de2en translate artikel.de.md                  # translated article to stdout
   echo 'Guten Morgen.' | de2en translate         # stdin to stdout
   de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
+  de2en translate --format review archiv/ -o review/   # side-by-side review pages + index.html
   de2en models fetch                             # download the default model once";
 
 /// Translate German news articles into English on your own machine.
@@ -80,6 +81,10 @@ pub enum OutputFormat {
     /// JSON: the translated text and every segment with source/target text, byte spans, score
     /// and flags. In folder mode the output name gets `.json` appended.
     Json,
+    /// A bilingual review page (self-contained HTML): German and English side by side, one row
+    /// per sentence, aligned words, scores and flags. In folder mode the output name gets
+    /// `.review.html` appended, and `index.html` in the output folder lists every page.
+    Review,
 }
 
 /// Quotation marks in the output.
@@ -355,7 +360,11 @@ impl TranslateArgs {
             plan: PlanOptions {
                 inputs: self.inputs,
                 output: self.output,
-                json_suffix: self.format == OutputFormat::Json,
+                output_suffix: match self.format {
+                    OutputFormat::Text => None,
+                    OutputFormat::Json => Some(".json"),
+                    OutputFormat::Review => Some(crate::review::PAGE_SUFFIX),
+                },
                 shard: self.shard,
             },
             input_format: self.input_format,

@@ -42,6 +42,7 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
         output_format: match settings.output_format {
             OutputFormat::Text => pipeline::OutputFormat::Text,
             OutputFormat::Json => pipeline::OutputFormat::Json,
+            OutputFormat::Review => pipeline::OutputFormat::Review,
         },
         quotes: settings.quotes,
         batch_tokens: settings.engine_settings.batch_tokens,

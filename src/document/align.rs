@@ -53,13 +53,14 @@ pub(crate) fn words(text: &str) -> Vec<ByteSpan> {
     out
 }
 
-/// Rebuilds one segment from its translation. Returns the text and the flags.
+/// Rebuilds one segment from its translation. Returns the text, the flags, and where the
+/// translation's bytes went in the text.
 pub(crate) fn render(
     plan: &SegmentPlan,
     target: &str,
     alignment: Option<&WordAlignment>,
     style: QuoteStyle,
-) -> (String, Vec<String>) {
+) -> (String, Vec<String>, Placement) {
     let exact = target == plan.input;
     let source_text = |i: usize| atom_text(plan, i);
     let mut flags: Vec<String> = Vec::new();
@@ -322,25 +323,32 @@ pub(crate) fn render(
         }
     }
 
-    let mut text = apply(target, edits);
-    if plan.markdown && plan.block_start && !exact {
-        escape_block_start(&mut text);
+    let (mut text, mut placement) = apply(target, edits);
+    if plan.markdown
+        && plan.block_start
+        && !exact
+        && let Some(at) = escape_block_start(&mut text)
+    {
+        placement.inserted(at, 1);
     }
-    (text, flags)
+    (text, flags, placement)
 }
 
 /// A translation that opens a Markdown block ("2035. bis …" would become an ordered list) is
-/// escaped so that the output keeps the source's block structure.
-fn escape_block_start(text: &mut String) {
+/// escaped so that the output keeps the source's block structure. Returns where the backslash went.
+fn escape_block_start(text: &mut String) -> Option<usize> {
     let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    if digits > 0 {
+    let at = if digits > 0 {
         let rest = &text[digits..];
-        if rest.starts_with(['.', ')']) && (rest.len() == 1 || rest[1..].starts_with([' ', '\t'])) {
-            text.insert(digits, '\\');
-        }
-    } else if opens_block(text) {
-        text.insert(0, '\\');
+        (rest.starts_with(['.', ')']) && (rest.len() == 1 || rest[1..].starts_with([' ', '\t'])))
+            .then_some(digits)
+    } else {
+        opens_block(text).then_some(0)
+    };
+    if let Some(at) = at {
+        text.insert(at, '\\');
     }
+    at
 }
 
 /// Does a line starting with `text` open a heading, block quote, list item or code fence?
@@ -359,10 +367,12 @@ fn atom_text(plan: &SegmentPlan, i: usize) -> &str {
     plan.atom_texts.get(i).map_or("", String::as_str)
 }
 
-/// Applies edits; inserts come before a replacement at the same place, in source order.
-fn apply(target: &str, mut edits: Vec<Edit>) -> String {
+/// Applies edits; inserts come before a replacement at the same place, in source order. Returns
+/// the text and where the translation's bytes went in it.
+fn apply(target: &str, mut edits: Vec<Edit>) -> (String, Placement) {
     edits.sort_by_key(|e| (e.span.start, !e.span.is_empty(), e.order));
     let mut out = String::with_capacity(target.len() + 32);
+    let mut placement = Placement::default();
     let mut cursor = 0;
     for edit in edits {
         let on_boundaries =
@@ -374,21 +384,180 @@ fn apply(target: &str, mut edits: Vec<Edit>) -> String {
             }
             continue;
         }
+        placement.copied(ByteSpan::new(cursor, edit.span.start), out.len());
         out.push_str(&target[cursor..edit.span.start]);
         let trailing_backslashes = out.len() - out.trim_end_matches('\\').len();
         if edit.span.is_empty() && trailing_backslashes % 2 == 1 {
             // The translation escapes the next character: inserted markup must not be escaped
             // instead, so it goes before the backslash.
             out.pop();
+            placement.moved_last_byte(out.len() + edit.text.len());
             out.push_str(&edit.text);
             out.push('\\');
         } else {
+            let start = out.len();
             out.push_str(&edit.text);
+            if !edit.span.is_empty() {
+                placement.replaced(edit.span, ByteSpan::new(start, out.len()));
+            }
         }
         cursor = edit.span.end;
     }
+    placement.copied(ByteSpan::new(cursor, target.len()), out.len());
     out.push_str(&target[cursor..]);
-    out
+    (out, placement)
+}
+
+/// Where the engine's translation went in a rendered segment: which runs of it were copied
+/// unchanged and which were replaced (placeholders, escaped characters), and where each landed.
+/// Word alignment is carried through it to the text the user sees.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Placement {
+    /// (span in the translation, span in the rendered text, copied byte for byte), in order.
+    runs: Vec<(ByteSpan, ByteSpan, bool)>,
+}
+
+impl Placement {
+    fn copied(&mut self, from: ByteSpan, at: usize) {
+        if !from.is_empty() {
+            self.runs
+                .push((from, ByteSpan::new(at, at + from.len()), true));
+        }
+    }
+
+    fn replaced(&mut self, from: ByteSpan, to: ByteSpan) {
+        self.runs.push((from, to, false));
+    }
+
+    /// The last byte copied (a backslash) was moved to `at` (behind inserted markup).
+    fn moved_last_byte(&mut self, at: usize) {
+        if let Some((from, to, true)) = self.runs.last_mut() {
+            from.end -= 1;
+            to.end -= 1;
+            let byte = ByteSpan::new(from.end, from.end + 1);
+            if from.is_empty() {
+                self.runs.pop();
+            }
+            self.runs.push((byte, ByteSpan::new(at, at + 1), true));
+        }
+    }
+
+    /// `len` bytes were inserted into the rendered text at `at`.
+    fn inserted(&mut self, at: usize, len: usize) {
+        let mut runs = Vec::with_capacity(self.runs.len() + 1);
+        for &(from, to, copied) in &self.runs {
+            if to.start >= at {
+                let to = ByteSpan::new(to.start + len, to.end + len);
+                runs.push((from, to, copied));
+            } else if to.end > at && copied {
+                let head = at - to.start;
+                runs.push((
+                    ByteSpan::new(from.start, from.start + head),
+                    ByteSpan::new(to.start, at),
+                    true,
+                ));
+                runs.push((
+                    ByteSpan::new(from.start + head, from.end),
+                    ByteSpan::new(at + len, to.end + len),
+                    true,
+                ));
+            } else if to.end > at {
+                runs.push((from, ByteSpan::new(to.start, to.end + len), false));
+            } else {
+                runs.push((from, to, copied));
+            }
+        }
+        self.runs = runs;
+    }
+
+    /// Where a span of the translation is in the rendered text; `None` where it was dropped.
+    fn map(&self, span: ByteSpan) -> Option<ByteSpan> {
+        let start = self
+            .runs
+            .iter()
+            .find(|(from, _, _)| from.start <= span.start && span.start < from.end)
+            .map(|&(from, to, copied)| {
+                if copied {
+                    to.start + (span.start - from.start)
+                } else {
+                    to.start
+                }
+            })?;
+        let end = self
+            .runs
+            .iter()
+            .find(|(from, _, _)| from.start < span.end && span.end <= from.end)
+            .map(|&(from, to, copied)| {
+                if copied {
+                    to.start + (span.end - from.start)
+                } else {
+                    to.end
+                }
+            })?;
+        (start < end).then_some(ByteSpan::new(start, end))
+    }
+}
+
+/// The engine's word alignment carried to what the user sees: each pair as a span of the
+/// segment's source text and one of its rendered translation, both relative to the segment's
+/// start. `alignment` is in the coordinates of the model input (`plan.input`) and of the joined
+/// translation that `placement` maps; `source` is the segment's source text. Pairs whose words
+/// were dropped are left out.
+pub(crate) fn segment_alignment(
+    plan: &SegmentPlan,
+    alignment: &WordAlignment,
+    placement: &Placement,
+    source: &str,
+    rendered: &str,
+) -> Vec<(ByteSpan, ByteSpan)> {
+    let source_position = |position: usize, end: bool| -> Option<usize> {
+        plan.atoms
+            .iter()
+            .zip(&plan.ranges)
+            .find_map(|(atom, range)| {
+                let inside = if end {
+                    range.start < position && position <= range.end
+                } else {
+                    range.start <= position && position < range.end
+                };
+                if !inside {
+                    return None;
+                }
+                let at = match atom.kind {
+                    // The model saw these bytes as they are in the source.
+                    AtomKind::Text | AtomKind::Quote(..) => {
+                        atom.span.start + (position - range.start)
+                    }
+                    // A placeholder or the space standing for a line break: the whole atom.
+                    _ if end => atom.span.end,
+                    _ => atom.span.start,
+                };
+                at.checked_sub(plan.span.start)
+            })
+    };
+    let mut pairs = Vec::with_capacity(alignment.pairs.len());
+    for (s, t) in &alignment.pairs {
+        let (Some(start), Some(end)) = (
+            source_position(s.start, false),
+            source_position(s.end, true),
+        ) else {
+            continue;
+        };
+        let Some(target) = placement.map(*t) else {
+            continue;
+        };
+        let on_boundaries = start < end
+            && end <= source.len()
+            && source.is_char_boundary(start)
+            && source.is_char_boundary(end)
+            && target.end <= rendered.len()
+            && rendered.is_char_boundary(target.start)
+            && rendered.is_char_boundary(target.end);
+        if on_boundaries {
+            pairs.push((ByteSpan::new(start, end), target));
+        }
+    }
+    pairs
 }
 
 /// Would a line starting with `text` open a Markdown block (list, heading, quote, code, table)?

@@ -141,6 +141,8 @@ pub(crate) struct SegmentPlan {
     pub table_cell: bool,
     /// The segment opens its block: a translation starting like a Markdown block must be escaped.
     pub block_start: bool,
+    /// The index of its block in the document.
+    pub block: usize,
 }
 
 /// A document split into segments, ready for the engine.
@@ -170,6 +172,13 @@ pub struct SegmentReport {
     /// Generated tokens (end-of-sentence included), over every part of the segment.
     pub tokens: usize,
     pub flags: Vec<String>,
+    /// The index of the segment's block (paragraph, heading, list item, table cell) in the
+    /// document: segments of one block share it.
+    pub block: usize,
+    /// Word alignment where the engine gives one: pairs of byte spans, a source word in the
+    /// input and the translated word in the output (document offsets, as the spans above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<Vec<[[usize; 2]; 2]>>,
 }
 
 /// The rebuilt English article and where every segment went.
@@ -190,7 +199,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
     let mut inputs = Vec::new();
     let mut gap_edits = Vec::new();
     let mut sentences = Vec::new();
-    for block in blocks {
+    for (block_index, block) in blocks.into_iter().enumerate() {
         if options.format == Format::Lines {
             // The raw engine interface: the line goes to the model as it is and the model's text
             // comes back as it is (no quote, markup or passthrough handling), so a file of
@@ -209,6 +218,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 markdown: false,
                 table_cell: false,
                 block_start: false,
+                block: block_index,
             };
             if !span.is_empty() {
                 sentences.push(vec![span]);
@@ -229,7 +239,8 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 gap_edits.push((atom.span, quotes::english(kind, role)));
             }
         }
-        for plan in plans {
+        for mut plan in plans {
+            plan.block = block_index;
             schedule(plan, engine, &mut inputs, &mut segments);
         }
     }
@@ -759,6 +770,7 @@ fn plan(atoms: Vec<Atom>, source: &str, block: &Block) -> SegmentPlan {
             .iter()
             .find(|a| !source[a.span.start..a.span.end].trim().is_empty())
             .is_some_and(|a| a.span.start == span.start),
+        block: 0,
     }
 }
 
@@ -779,6 +791,11 @@ impl PreparedDocument {
     /// The source text.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The format the source was read as.
+    pub fn format(&self) -> Format {
+        self.options.format
     }
 
     /// Rebuilds the article from the source gaps and one translation per model input.
@@ -821,7 +838,7 @@ impl PreparedDocument {
         for plan in &self.segments {
             push_gap(&mut target, &mut marks, gap_start, plan.span.start);
             let start = target.len();
-            let (text, flags) = self.render_segment(plan, translations);
+            let (text, flags, alignment) = self.render_segment(plan, translations);
             if english {
                 marks.extend(segment_marks(plan, &text, start));
             }
@@ -844,6 +861,19 @@ impl PreparedDocument {
                 sum_logprob,
                 tokens,
                 flags,
+                block: plan.block,
+                alignment: alignment.map(|pairs| {
+                    let (source, target) = (plan.span.start, start);
+                    pairs
+                        .iter()
+                        .map(|(s, t)| {
+                            [
+                                [s.start + source, s.end + source],
+                                [t.start + target, t.end + target],
+                            ]
+                        })
+                        .collect()
+                }),
             });
             gap_start = plan.span.end;
         }
@@ -857,15 +887,17 @@ impl PreparedDocument {
         }
     }
 
+    /// The segment's text, its flags, and the word alignment relative to the segment (source
+    /// and translation) where the engine gave one.
     fn render_segment(
         &self,
         plan: &SegmentPlan,
         translations: &[Translation],
-    ) -> (String, Vec<String>) {
+    ) -> (String, Vec<String>, Option<SegmentAlignment>) {
         let parts = translations.get(plan.first_input..plan.first_input + plan.pieces.len());
+        let source = &self.source[plan.span.start..plan.span.end];
         let Some(parts) = parts else {
-            let source = self.source[plan.span.start..plan.span.end].to_owned();
-            return (source, vec!["untranslated".to_owned()]);
+            return (source.to_owned(), vec!["untranslated".to_owned()], None);
         };
         let mut flags = Vec::new();
         let (joined, alignment) = long::join(plan, parts);
@@ -882,12 +914,23 @@ impl PreparedDocument {
             }
         }
         if self.options.format == Format::Lines {
-            return (joined, flags);
+            // The line went to the model as it is and its text comes back as it is.
+            let pairs = alignment.map(|a| {
+                a.pairs
+                    .into_iter()
+                    .filter(|(s, t)| {
+                        source.get(s.start..s.end).is_some() && joined.get(t.start..t.end).is_some()
+                    })
+                    .collect()
+            });
+            return (joined, flags, pairs);
         }
-        let (text, render_flags) =
+        let (text, render_flags, placement) =
             align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
         flags.extend(render_flags);
-        (text, flags)
+        let pairs =
+            alignment.map(|a| align::segment_alignment(plan, &a, &placement, source, &text));
+        (text, flags, pairs)
     }
 }
 
@@ -927,6 +970,9 @@ fn segment_marks(plan: &SegmentPlan, text: &str, offset: usize) -> Vec<seams::Se
         })
         .collect()
 }
+
+/// Word-alignment pairs (source span, target span), relative to one segment's text on each side.
+type SegmentAlignment = Vec<(ByteSpan, ByteSpan)>;
 
 /// Mean log-probability per generated token over all parts of a segment.
 fn score(parts: &[Translation]) -> f32 {

@@ -102,6 +102,12 @@ pub(super) fn apply(
         let end = end.max(start);
         report.target_span = [start, end];
         report.target = rebuilt[start..end].to_owned();
+        if let Some(pairs) = &mut report.alignment {
+            for [_, word] in pairs.iter_mut() {
+                *word = [moved(&kept, word[0], false), moved(&kept, word[1], true)];
+            }
+            pairs.retain(|[_, [s, e]]| s < e && rebuilt.get(*s..*e).is_some());
+        }
     }
     *target = rebuilt;
 }
@@ -395,6 +401,8 @@ mod tests {
             sum_logprob: 0.0,
             tokens: 0,
             flags: Vec::new(),
+            block: 0,
+            alignment: None,
         }
     }
 
