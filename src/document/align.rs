@@ -19,7 +19,7 @@
 //! - quotation marks are paired and typeset (see `crate::quotes`), missing ones added
 //!   (flag `quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
 
-use super::{AtomKind, SegmentPlan};
+use super::{AtomKind, HtmlContext, SegmentPlan};
 use crate::engine::WordAlignment;
 use crate::quotes::{self, QuoteRole, QuoteStyle};
 use crate::span::ByteSpan;
@@ -121,8 +121,14 @@ pub(crate) fn render(
             .iter()
             .map(|&(o, _)| {
                 let open = atom_text(plan, o);
-                // Two links can no more nest than two emphases.
-                if open.starts_with('[') { "[" } else { open }.to_owned()
+                // Two links can no more nest than two emphases; an HTML element is its name.
+                if open.starts_with('[') {
+                    "[".to_owned()
+                } else if plan.html.is_some() {
+                    html_tag_name(open)
+                } else {
+                    open.to_owned()
+                }
             })
             .collect();
         let placed = if exact {
@@ -136,7 +142,8 @@ pub(crate) fn render(
                 flags.push("markup-unaligned".to_owned());
                 // A link around the whole sentence would swallow a protected token (an
                 // autolink, an image): links do not nest.
-                let allow_whole = plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[");
+                let allow_whole =
+                    plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[" || k == "a");
                 guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole)
             }
         };
@@ -294,6 +301,18 @@ pub(crate) fn render(
         edits.push(Edit { span, order, text });
     }
 
+    // Escaped characters (HTML entities) the translation kept come back as written.
+    for (i, atom) in plan.atoms.iter().enumerate().filter(|_| exact) {
+        let typeset = matches!(atom.kind, AtomKind::Quote(..)) && style == QuoteStyle::English;
+        if atom.decoded.is_some() && !typeset {
+            edits.push(Edit {
+                span: plan.ranges[i],
+                order: 0,
+                text: source_text(i).to_owned(),
+            });
+        }
+    }
+
     // Characters a translation may not bring into the output.
     for (p, c) in target.char_indices().filter(|_| !exact) {
         let inside = protected_spans.iter().any(|s| s.start <= p && p < s.end);
@@ -312,7 +331,10 @@ pub(crate) fn render(
             {
                 "\\<"
             }
-            _ => continue,
+            _ => match html_escape(plan.html, c) {
+                Some(escaped) => escaped,
+                None => continue,
+            },
         };
         if !inside && edits.iter().all(|e| e.span.is_empty() || e.span.start != p) {
             edits.push(Edit {
@@ -328,6 +350,33 @@ pub(crate) fn render(
         escape_block_start(&mut text);
     }
     (text, flags)
+}
+
+/// How a character the model wrote is escaped in HTML, if it must be.
+fn html_escape(context: Option<HtmlContext>, c: char) -> Option<&'static str> {
+    let context = context?;
+    match (c, context) {
+        ('&', _) => Some("&amp;"),
+        ('<', _) => Some("&lt;"),
+        ('>', _) => Some("&gt;"),
+        ('"', HtmlContext::Attribute(Some('"') | None)) => Some("&quot;"),
+        ('\'', HtmlContext::Attribute(Some('\'') | None)) => Some("&#39;"),
+        // An unquoted value ends at whitespace and may not hold `=` or a backtick.
+        (' ', HtmlContext::Attribute(None)) => Some("&#32;"),
+        ('\t', HtmlContext::Attribute(None)) => Some("&#9;"),
+        ('=', HtmlContext::Attribute(None)) => Some("&#61;"),
+        ('`', HtmlContext::Attribute(None)) => Some("&#96;"),
+        _ => None,
+    }
+}
+
+/// The lower-case element name of an HTML start tag (`<a href="…">` is `a`).
+fn html_tag_name(tag: &str) -> String {
+    tag.trim_start_matches('<')
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// A translation that opens a Markdown block ("2035. bis …" would become an ordered list) is

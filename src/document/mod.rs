@@ -24,6 +24,7 @@
 //! model inputs (a sentence too long for the model is split at a clause boundary, see `long`).
 
 mod align;
+mod html;
 mod lines;
 mod long;
 mod markdown;
@@ -37,6 +38,7 @@ use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
 pub use crate::quotes::QuoteStyle;
 pub use crate::span::ByteSpan;
+pub use html::decode_html;
 
 /// Input formats de2en understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,17 +49,20 @@ pub enum Format {
     Markdown,
     /// One sentence per line, output line-aligned.
     Lines,
+    /// An HTML page: text and some attributes translated, everything else kept byte for byte.
+    Html,
 }
 
 impl Format {
-    /// The format of a file by its name: `.md` and `.markdown` are Markdown, everything else (and
-    /// standard input, `None`) plain text.
+    /// The format of a file by its name: `.md` and `.markdown` are Markdown, `.html`, `.htm` and
+    /// `.xhtml` HTML, everything else (and standard input, `None`) plain text.
     pub fn for_path(path: Option<&std::path::Path>) -> Format {
         let ext = path
             .and_then(|p| p.extension())
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
             Some("md" | "markdown") => Format::Markdown,
+            Some("html" | "htm" | "xhtml") => Format::Html,
             _ => Format::Text,
         }
     }
@@ -94,6 +99,9 @@ pub(crate) struct Atom {
     /// For quotes and markup: the index of the other half in the same list; `None` when that half
     /// is elsewhere (another sentence) or missing.
     pub partner: Option<usize>,
+    /// A text or quote atom whose source bytes are an escape (an HTML entity such as `&auml;`):
+    /// the model sees this character, the source bytes come back when the translation keeps it.
+    pub decoded: Option<char>,
 }
 
 impl Atom {
@@ -102,8 +110,27 @@ impl Atom {
             kind,
             span: ByteSpan::new(start, end),
             partner: None,
+            decoded: None,
         }
     }
+
+    /// What the model (and the segmenter) sees of this atom's source bytes.
+    pub(crate) fn model_text<'a>(&self, source: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.decoded {
+            Some(c) => std::borrow::Cow::Owned(c.to_string()),
+            None => std::borrow::Cow::Borrowed(&source[self.span.start..self.span.end]),
+        }
+    }
+}
+
+/// Where the text of an HTML segment is written back, and so how it is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HtmlContext {
+    /// Element content: `&`, `<` and `>` are escaped.
+    Text,
+    /// An attribute value with its quote character (`None`: unquoted, where whitespace and
+    /// quotes are escaped too).
+    Attribute(Option<char>),
 }
 
 /// A block of prose as a format parser finds it.
@@ -116,6 +143,8 @@ pub(crate) struct Block {
     pub table_cell: bool,
     /// Cut the block into sentences (not for `Format::Lines`).
     pub split_sentences: bool,
+    /// HTML: how text written back is escaped.
+    pub html: Option<HtmlContext>,
 }
 
 /// One segment: a sentence (or the part of one left after carving) and what the model sees of it.
@@ -138,6 +167,7 @@ pub(crate) struct SegmentPlan {
     pub over_long: bool,
     pub markdown: bool,
     pub table_cell: bool,
+    pub html: Option<HtmlContext>,
     /// The segment opens its block: a translation starting like a Markdown block must be escaped.
     pub block_start: bool,
 }
@@ -151,6 +181,10 @@ pub struct PreparedDocument {
     inputs: Vec<String>,
     /// Quotation marks left in the gaps, and what they become in the output.
     gap_edits: Vec<(ByteSpan, &'static str)>,
+    /// Rewrites of the gaps that hold once the text is English (HTML `lang="de"` becomes `en`):
+    /// made when a translation changed any sentence, so a page the engine returned unchanged
+    /// stays byte for byte what it was.
+    language_edits: Vec<(ByteSpan, &'static str)>,
 }
 
 /// One translated segment, as `--format json` reports it.
@@ -178,14 +212,20 @@ pub struct TranslatedDocument {
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
 pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> PreparedDocument {
+    let mut gap_edits = Vec::new();
+    let mut language_edits = Vec::new();
     let blocks = match options.format {
         Format::Text => plain::parse(source),
         Format::Markdown => markdown::parse(source),
         Format::Lines => lines::parse(source),
+        Format::Html => {
+            let (blocks, rewrites) = html::parse(source);
+            language_edits = rewrites;
+            blocks
+        }
     };
     let mut segments = Vec::new();
     let mut inputs = Vec::new();
-    let mut gap_edits = Vec::new();
     for block in blocks {
         if options.format == Format::Lines {
             // The raw engine interface: the line goes to the model as it is and the model's text
@@ -204,6 +244,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 over_long: false,
                 markdown: false,
                 table_cell: false,
+                html: None,
                 block_start: false,
             };
             schedule(plan, engine, &mut inputs, &mut segments);
@@ -230,6 +271,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         segments,
         inputs,
         gap_edits,
+        language_edits,
     }
 }
 
@@ -257,7 +299,7 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
     let mut new_index = Vec::with_capacity(raw.len());
     for atom in raw {
         new_index.push(staged.len());
-        if atom.kind != AtomKind::Text {
+        if atom.kind != AtomKind::Text || atom.decoded.is_some() {
             staged.push(*atom);
             continue;
         }
@@ -303,11 +345,27 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
     let mut next_mark = 0;
     for (i, atom) in staged.iter().enumerate() {
         staged_index.push(atoms.len());
+        let range = ranges[i];
+        if atom.kind == AtomKind::Text && atom.decoded.is_some() {
+            // An escaped character is one atom: it may be a quotation mark as a whole.
+            while next_mark < marks.len() && marks[next_mark].span.start < range.start {
+                next_mark += 1;
+            }
+            let mut atom = *atom;
+            if let Some(mark) = marks.get(next_mark)
+                && mark.span == range
+            {
+                atom.kind = AtomKind::Quote(mark.kind, mark.role);
+                mark_index[next_mark] = atoms.len();
+                next_mark += 1;
+            }
+            atoms.push(atom);
+            continue;
+        }
         if atom.kind != AtomKind::Text {
             atoms.push(*atom);
             continue;
         }
-        let range = ranges[i];
         let mut cursor = atom.span.start;
         while next_mark < marks.len() && marks[next_mark].span.start < range.end {
             let mark = marks[next_mark];
@@ -358,9 +416,7 @@ fn clean_text(
     for (i, atom) in atoms.iter().enumerate() {
         let start = clean.len();
         match atom.kind {
-            AtomKind::Text | AtomKind::Quote(..) => {
-                clean.push_str(&source[atom.span.start..atom.span.end])
-            }
+            AtomKind::Text | AtomKind::Quote(..) => clean.push_str(&atom.model_text(source)),
             AtomKind::Break => clean.push(' '),
             AtomKind::Open | AtomKind::Close => {}
             AtomKind::Protected => clean.push_str(&protected(i)),
@@ -410,7 +466,7 @@ fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>
     let mut split: Vec<(Atom, usize, ByteSpan)> = Vec::with_capacity(atoms.len() + bounds.len());
     for (i, atom) in atoms.iter().enumerate() {
         let range = ranges[i];
-        if atom.kind != AtomKind::Text {
+        if atom.kind != AtomKind::Text || atom.decoded.is_some() {
             split.push((*atom, i, range));
             continue;
         }
@@ -511,7 +567,7 @@ fn has_letters(text: &str) -> bool {
 /// trimmed).
 fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
     let n = local.len();
-    let text_of = |a: &Atom| &source[a.span.start..a.span.end];
+    let text_of = |a: &Atom| a.model_text(source);
     let mut cut: Vec<bool> = local
         .iter()
         .map(|a| a.kind.is_paired() && a.partner.is_none())
@@ -611,6 +667,7 @@ fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
     for (s, e) in found {
         let mut atoms: Vec<(usize, Atom)> = (s..e).map(|i| (i, local[i])).collect();
         // Leading separators (", sagte er" after a closing mark) and edge whitespace go to the gaps.
+        // (An escaped character goes whole or not at all.)
         if let Some((_, first)) = atoms.first_mut()
             && first.kind == AtomKind::Text
         {
@@ -618,18 +675,27 @@ fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
             let kept = text.trim_start_matches(|c: char| {
                 c.is_whitespace() || matches!(c, ',' | ';' | ':' | '–' | '—')
             });
-            first.span.start += text.len() - kept.len();
+            if first.decoded.is_none() {
+                first.span.start += text.len() - kept.len();
+            } else if kept.is_empty() {
+                first.span.start = first.span.end;
+            }
         }
         if let Some((_, last)) = atoms.last_mut()
             && last.kind == AtomKind::Text
         {
             let text = text_of(last);
-            last.span.end -= text.len() - text.trim_end().len();
+            let trimmed = text.len() - text.trim_end().len();
+            if last.decoded.is_none() {
+                last.span.end -= trimmed;
+            } else if trimmed == text.len() {
+                last.span.end = last.span.start;
+            }
         }
         atoms.retain(|(_, a)| !(a.kind == AtomKind::Text && a.span.is_empty()));
         let prose = atoms
             .iter()
-            .any(|(_, a)| a.kind == AtomKind::Text && has_letters(text_of(a)));
+            .any(|(_, a)| a.kind == AtomKind::Text && has_letters(&text_of(a)));
         if prose {
             segments.push(atoms);
         }
@@ -676,6 +742,7 @@ fn plan(atoms: Vec<Atom>, source: &str, block: &Block) -> SegmentPlan {
         over_long: false,
         markdown: block.markdown,
         table_cell: block.table_cell,
+        html: block.html,
         block_start: block
             .atoms
             .iter()
@@ -703,7 +770,16 @@ impl PreparedDocument {
         let mut target = String::with_capacity(self.source.len() + self.source.len() / 4);
         let mut reports = Vec::with_capacity(self.segments.len());
         let mut gap_start = 0;
-        let mut edits = self.gap_edits.iter().peekable();
+        let mut gap_edits = self.gap_edits.clone();
+        let changed = translations
+            .iter()
+            .zip(&self.inputs)
+            .any(|(t, input)| t.text != *input);
+        if changed && !self.language_edits.is_empty() {
+            gap_edits.extend(self.language_edits.iter().copied());
+            gap_edits.sort_by_key(|(span, _)| span.start);
+        }
+        let mut edits = gap_edits.iter().peekable();
         let mut push_gap = |target: &mut String, from: usize, to: usize| {
             let mut cursor = from;
             while let Some((span, mark)) = edits.peek() {
