@@ -68,6 +68,8 @@ pub(crate) fn render(
     // Protected tokens.
     let mut protected_spans: Vec<ByteSpan> = Vec::new();
     let mut appended: Vec<String> = Vec::new();
+    // HTML tokens holding tags the model lost: put back among the inline tags, below.
+    let mut lost_tags: Vec<usize> = Vec::new();
     for (atom, placeholder) in &plan.placeholders {
         let found = if exact {
             vec![plan.ranges[*atom]]
@@ -90,11 +92,17 @@ pub(crate) fn render(
                     text: String::new(),
                 });
             }
-            appended.push(source_text(*atom).to_owned());
+            if holds_tags(plan, *atom) {
+                lost_tags.push(*atom);
+            } else {
+                appended.push(source_text(*atom).to_owned());
+            }
         }
     }
-    if !appended.is_empty() {
+    if !appended.is_empty() || !lost_tags.is_empty() {
         flags.push("passthrough-appended".to_owned());
+    }
+    if !appended.is_empty() {
         let body = target.trim_end();
         let end = body.trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«']);
         edits.push(Edit {
@@ -136,6 +144,8 @@ pub(crate) fn render(
         } else {
             alignment.and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
         };
+        // In HTML every tag keeps its place in the sequence of tags: siblings may not swap.
+        let placed = placed.filter(|p| plan.html.is_none() || in_order(&pairs, p));
         let placed = match placed {
             Some(placed) => placed,
             None => {
@@ -144,7 +154,12 @@ pub(crate) fn render(
                 // autolink, an image): links do not nest.
                 let allow_whole =
                     plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[" || k == "a");
-                guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole)
+                let guessed = guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole);
+                if plan.html.is_some() && !in_order(&pairs, &guessed) {
+                    monotone_ranges(plan, &pairs, target)
+                } else {
+                    guessed
+                }
             }
         };
         for (&(o, c), (start, end)) in pairs.iter().zip(placed) {
@@ -176,12 +191,66 @@ pub(crate) fn render(
         }
     }
 
+    // HTML: a `<br>`, an image or a comment the translation moved across an inline tag (or
+    // lost) goes back where the order of the tags says.
+    let markup_at: Vec<(usize, usize)> = edits
+        .iter()
+        .filter(|e| e.span.is_empty() && e.order >= 1)
+        .filter(|e| {
+            plan.atoms
+                .get(e.order - 1)
+                .is_some_and(|a| matches!(a.kind, AtomKind::Open | AtomKind::Close))
+        })
+        .map(|e| (e.order - 1, e.span.start))
+        .collect();
+    let fits = |i: usize, start: usize, end: usize| {
+        markup_at
+            .iter()
+            .all(|&(j, at)| if j < i { at <= start } else { at >= end })
+    };
+    let slot = |i: usize| {
+        markup_at
+            .iter()
+            .filter(|&&(j, _)| j < i)
+            .map(|&(_, at)| at)
+            .max()
+            .unwrap_or(0)
+    };
+    let mut moved: Vec<Edit> = Vec::new();
+    for edit in edits.iter_mut().filter(|_| plan.html.is_some() && !exact) {
+        let i = edit.order;
+        let placeholder = plan.placeholders.iter().any(|(a, _)| *a == i);
+        if placeholder
+            && !edit.span.is_empty()
+            && !edit.text.is_empty()
+            && holds_tags(plan, i)
+            && !fits(i, edit.span.start, edit.span.end)
+        {
+            let at = slot(i);
+            moved.push(Edit {
+                span: ByteSpan::new(at, at),
+                order: i + 1,
+                text: std::mem::take(&mut edit.text),
+            });
+        }
+    }
+    for i in lost_tags {
+        let at = slot(i);
+        moved.push(Edit {
+            span: ByteSpan::new(at, at),
+            order: i + 1,
+            text: source_text(i).to_owned(),
+        });
+    }
+    edits.extend(moved);
+
     // Line breaks inside the sentence.
     let mut last_break = 0;
     for (i, atom) in plan.atoms.iter().enumerate() {
         if atom.kind != AtomKind::Break {
             continue;
         }
+        let tag_break = holds_tags(plan, i);
         let chosen = if exact {
             Some(plan.ranges[i].start)
         } else {
@@ -206,6 +275,7 @@ pub(crate) fn render(
                             == source_after.split_whitespace().next();
                     !(plan.markdown && starts_block(after) && !same_start)
                 })
+                .filter(|&p| !tag_break || fits(i, p, p + 1))
                 // Never an empty line: in Markdown it would end the paragraph.
                 .filter(|&p| {
                     !target[last_break..p].trim().is_empty() && !target[p + 1..].trim().is_empty()
@@ -216,6 +286,14 @@ pub(crate) fn render(
             last_break = p + 1;
             edits.push(Edit {
                 span: ByteSpan::new(p, p + 1),
+                order: i + 1,
+                text: source_text(i).to_owned(),
+            });
+        } else if tag_break {
+            // No space between the right tags: the `<br>` is inserted there.
+            let at = slot(i);
+            edits.push(Edit {
+                span: ByteSpan::new(at, at),
                 order: i + 1,
                 text: source_text(i).to_owned(),
             });
@@ -345,11 +423,138 @@ pub(crate) fn render(
         }
     }
 
+    if plan.html.is_some() && !exact {
+        repair_tag_order(plan, &mut edits);
+    }
     let mut text = apply(target, edits);
     if plan.markdown && plan.block_start && !exact {
         escape_block_start(&mut text);
     }
     (text, flags)
+}
+
+/// An HTML atom that holds a tag (`<br>`, `<img>`, a comment): it keeps its place among the
+/// inline tags.
+fn holds_tags(plan: &SegmentPlan, i: usize) -> bool {
+    plan.html.is_some() && atom_text(plan, i).contains('<')
+}
+
+/// HTML: makes every atom that holds a tag (inline markup, `<br>`, images, comments) come out
+/// in source order. Markup is already in order; a `<br>` or token that is not is put back right
+/// after the tags that precede it in the source (its placeholder removed, its space restored).
+fn repair_tag_order(plan: &SegmentPlan, edits: &mut Vec<Edit>) {
+    // The atom whose tags an edit writes, if any.
+    let tag_atom = |e: &Edit| -> Option<usize> {
+        if e.text.is_empty() {
+            return None;
+        }
+        let protected = plan
+            .atoms
+            .get(e.order)
+            .is_some_and(|a| a.kind == AtomKind::Protected);
+        if protected
+            && !e.span.is_empty()
+            && holds_tags(plan, e.order)
+            && e.text == atom_text(plan, e.order)
+        {
+            return Some(e.order);
+        }
+        let i = e.order.checked_sub(1)?;
+        let atom = plan.atoms.get(i)?;
+        let markup = matches!(atom.kind, AtomKind::Open | AtomKind::Close) && e.span.is_empty();
+        let written = e.text == atom_text(plan, i);
+        (markup || written && holds_tags(plan, i)).then_some(i)
+    };
+    let mut sequence: Vec<(usize, bool, usize, usize)> = edits
+        .iter()
+        .filter_map(|e| tag_atom(e).map(|i| (e.span.start, !e.span.is_empty(), e.order, i)))
+        .collect();
+    sequence.sort();
+    if sequence.windows(2).all(|w| w[0].3 < w[1].3) {
+        return;
+    }
+    let is_markup = |i: usize| matches!(plan.atoms[i].kind, AtomKind::Open | AtomKind::Close);
+    let mut placed: Vec<(usize, usize)> = edits
+        .iter()
+        .filter_map(|e| {
+            tag_atom(e)
+                .filter(|&i| is_markup(i))
+                .map(|i| (i, e.span.start))
+        })
+        .collect();
+    let mut others: Vec<usize> = Vec::new();
+    for edit in edits.iter_mut() {
+        let Some(i) = tag_atom(edit).filter(|&i| !is_markup(i)) else {
+            continue;
+        };
+        others.push(i);
+        // A `<br>` replaced a space: the space comes back; a token's placeholder goes.
+        edit.text = if plan.atoms[i].kind == AtomKind::Break && !edit.span.is_empty() {
+            " ".to_owned()
+        } else {
+            String::new()
+        };
+    }
+    others.sort();
+    others.dedup();
+    for i in others {
+        let at = placed
+            .iter()
+            .filter(|&&(j, _)| j < i)
+            .map(|&(_, at)| at)
+            .max()
+            .unwrap_or(0);
+        placed.push((i, at));
+        edits.push(Edit {
+            span: ByteSpan::new(at, at),
+            order: i + 1,
+            text: atom_text(plan, i).to_owned(),
+        });
+    }
+}
+
+/// Do the placed markup pairs come out in the source's order (as `apply` sorts them)?
+fn in_order(pairs: &[(usize, usize)], placed: &[(usize, usize)]) -> bool {
+    let mut marks: Vec<(usize, usize)> = pairs
+        .iter()
+        .zip(placed)
+        .flat_map(|(&(o, c), &(start, end))| [(start, o), (end, c)])
+        .collect();
+    marks.sort();
+    marks.windows(2).all(|w| w[0].1 < w[1].1)
+}
+
+/// Markup at the word boundaries nearest its proportional position, never before the markup
+/// that precedes it in the source: the order always holds (an element may end up empty).
+fn monotone_ranges(
+    plan: &SegmentPlan,
+    pairs: &[(usize, usize)],
+    target: &str,
+) -> Vec<(usize, usize)> {
+    let mut bounds: Vec<usize> = words(target)
+        .iter()
+        .flat_map(|w| [w.start, w.end])
+        .chain([0, target.len()])
+        .collect();
+    bounds.sort();
+    let mut marks: Vec<usize> = pairs.iter().flat_map(|&(o, c)| [o, c]).collect();
+    marks.sort();
+    let mut position = vec![0; plan.atoms.len()];
+    let mut previous = 0;
+    for atom in marks {
+        let ideal = plan.ranges[atom].start * target.len() / plan.input.len().max(1);
+        let nearest = bounds
+            .iter()
+            .copied()
+            .min_by_key(|b| b.abs_diff(ideal))
+            .unwrap_or(0);
+        previous = nearest.max(previous);
+        position[atom] = previous;
+    }
+    pairs
+        .iter()
+        .map(|&(o, c)| (position[o], position[c]))
+        .collect()
 }
 
 /// How a character the model wrote is escaped in HTML, if it must be.
