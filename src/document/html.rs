@@ -753,3 +753,85 @@ fn head_tag_end(text: &str) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (source bytes, model character) of each atom of a text run.
+    fn pieces(raw: &str) -> Vec<(String, Option<char>)> {
+        let decoded: String = tokens(raw)
+            .filter_map(|t| match t {
+                Token::String(s) => Some(lossy(&s.value)),
+                _ => None,
+            })
+            .collect();
+        text_atoms(raw, ByteSpan::new(0, raw.len()), &decoded)
+            .iter()
+            .map(|a| (raw[a.span.start..a.span.end].to_owned(), a.decoded))
+            .collect()
+    }
+
+    #[test]
+    fn each_reference_is_one_atom_with_its_character() {
+        let p = |s: &str, c: Option<char>| (s.to_owned(), c);
+        assert_eq!(
+            pieces("Gr&uuml;&szlig;e &#8222;x&#x201C; 5&nbsp;%"),
+            vec![
+                p("Gr", None),
+                p("&uuml;", Some('ü')),
+                p("&szlig;", Some('ß')),
+                p("e ", None),
+                p("&#8222;", Some('„')),
+                p("x", None),
+                p("&#x201C;", Some('“')),
+                p(" 5", None),
+                p("&nbsp;", Some('\u{a0}')),
+                p("%", None),
+            ]
+        );
+        // Legacy references without `;`, a plain `&`, an unknown name.
+        assert_eq!(
+            pieces("&notit; & &foo; &AMP"),
+            vec![
+                p("&not", Some('¬')),
+                p("it; & &foo; ", None),
+                p("&AMP", Some('&')),
+            ]
+        );
+    }
+
+    #[test]
+    fn attribute_values_are_found_in_every_quoting() {
+        let source = r#"<img alt="Ein &quot;Bild&quot;" title='Titel' data-x=1 lang=de>"#;
+        let Some(Token::StartTag(tag)) = tokens(source).next() else {
+            panic!("a start tag")
+        };
+        let found: Vec<(String, String, Option<char>)> = attributes(source, &tag)
+            .into_iter()
+            .map(|a| {
+                let span = a.span.expect("a value");
+                (a.name, source[span.start..span.end].to_owned(), a.quote)
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("alt".into(), "Ein &quot;Bild&quot;".into(), Some('"')),
+                ("title".into(), "Titel".into(), Some('\'')),
+                ("data-x".into(), "1".into(), None),
+                ("lang".into(), "de".into(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn charset_labels_are_found_in_both_declarations() {
+        let page = "<head><meta charset='windows-1252'><meta http-equiv=Content-Type content=\"text/html; charset=ISO-8859-1\"></head>";
+        let labels: Vec<&str> = charset_declarations(page)
+            .iter()
+            .map(|s| &page[s.start..s.end])
+            .collect();
+        assert_eq!(labels, vec!["windows-1252", "ISO-8859-1"]);
+    }
+}
