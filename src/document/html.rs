@@ -517,11 +517,12 @@ fn reference_at(raw: &str, i: usize, decoded: &str, j: usize) -> Option<(usize, 
     if bytes.get(end) == Some(&b';') {
         end += 1;
     }
-    // Legacy references may stop early (`&notit;` is `¬it;`): the longest reading that agrees.
-    for e in (i + 2..=end).rev() {
-        let mut offset = 0;
-        for (k, c) in rest.chars().take(2).enumerate() {
-            offset += c.len_utf8();
+    // Legacy references may stop early (`&notit;` is `¬it;`): the longest reading that agrees,
+    // one character before two (the few references that stand for two).
+    let mut offset = 0;
+    for (k, c) in rest.chars().take(2).enumerate() {
+        offset += c.len_utf8();
+        for e in (i + 2..=end).rev() {
             if agrees(&raw[e..], &rest[offset..]) {
                 return Some((e - i, k + 1));
             }
@@ -798,6 +799,11 @@ mod tests {
                 p("it; & &foo; ", None),
                 p("&AMP", Some('&')),
             ]
+        );
+        // A reference for two characters stays whole (a protected token).
+        assert_eq!(
+            pieces("a&NotEqualTilde;b"),
+            vec![p("a", None), p("&NotEqualTilde;", None), p("b", None)]
         );
     }
 
