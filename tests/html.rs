@@ -377,6 +377,21 @@ fn entities_reach_the_model_decoded_and_markup_never_does() {
 }
 
 #[test]
+fn stray_closing_tags_are_kept() {
+    // Found by the property tests: a `</a>` without its `<a>` at a sentence's start was inside
+    // the segment's span but in none of its atoms, and was lost.
+    for page in [
+        "<em></a>Der Rat stimmt am Montag ab</em>Die Stadt plant neue Radwege.",
+        "<strong></b>Der Rat stimmt am Montag ab</strong>Die Stadt plant neue Radwege.",
+    ] {
+        let (_, doc) = translate_with(page, QuoteStyle::Keep, &IdentityEngine);
+        assert_eq!(doc.target, page);
+        let (_, upper) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+        assert_eq!(tag_sequence(&upper.target), tag_sequence(page));
+    }
+}
+
+#[test]
 fn line_breaks_and_br_are_one_space_for_the_model() {
     let page = "<p>Die Stadt plant\n      neue Radwege.<br>\nDer Rat stimmt <br> am Montag ab.</p>";
     let (inputs, doc) = translate_with(page, QuoteStyle::Keep, &IdentityEngine);

@@ -520,6 +520,21 @@ fn carve_block(atoms: &[Atom], source: &str, block: &Block) -> (Vec<SegmentPlan>
             sentences.get(k).filter(|s| inside(s, range)).map(|_| k)
         })
         .collect();
+    // An atom between two members of one sentence belongs to it: a stray mark at the sentence's
+    // edge (an HTML `</b>` without its `<b>`) would otherwise be inside the segment's span but
+    // in none of its atoms, and be lost.
+    let mut sentence_of = sentence_of;
+    let mut previous: Option<(usize, usize)> = None;
+    for position in 0..sentence_of.len() {
+        if let Some(k) = sentence_of[position] {
+            if let Some((before, j)) = previous
+                && j == k
+            {
+                sentence_of[before + 1..position].fill(Some(k));
+            }
+            previous = Some((position, k));
+        }
+    }
     let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
     for (position, sentence) in sentence_of.iter().enumerate() {
         if let Some(k) = sentence {
