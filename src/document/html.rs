@@ -684,6 +684,19 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
 /// `<meta http-equiv="Content-Type" content="…; charset=…">`).
 fn charset_declarations(text: &str) -> Vec<ByteSpan> {
     let mut spans = Vec::new();
+    // XHTML: `<?xml version="1.0" encoding="…"?>` before anything else.
+    if text.starts_with("<?xml")
+        && let Some(end) = text.find("?>")
+        && let Some(at) = text[..end].find("encoding")
+    {
+        let after = &text[at + "encoding".len()..end];
+        if let Some(value) = after.trim_start().strip_prefix('=').map(str::trim_start) {
+            let value = value.trim_start_matches(['"', '\'']);
+            let start = end - value.len();
+            let len = value.find(['"', '\'']).unwrap_or(value.len());
+            spans.push(ByteSpan::new(start, start + len));
+        }
+    }
     for token in tokens(text) {
         let Token::StartTag(tag) = token else {
             continue;
@@ -839,5 +852,11 @@ mod tests {
             .map(|s| &page[s.start..s.end])
             .collect();
         assert_eq!(labels, vec!["windows-1252", "ISO-8859-1"]);
+        let page = "<?xml version=\"1.0\" encoding='ISO-8859-15'?>\n<html><head></head></html>";
+        let labels: Vec<&str> = charset_declarations(page)
+            .iter()
+            .map(|s| &page[s.start..s.end])
+            .collect();
+        assert_eq!(labels, vec!["ISO-8859-15"]);
     }
 }
