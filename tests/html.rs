@@ -462,6 +462,39 @@ fn attributes_for_people_are_translated_and_others_kept() {
 }
 
 #[test]
+fn attributes_of_tags_inside_a_sentence_are_translated_into_the_tag() {
+    let page = concat!(
+        "<p>Der <a href=\"/rat\" title=\"Mehr &uuml;ber den Rat\">Rat</a> der ",
+        "<abbr title='Europäische Union'>EU</abbr> tagt <img src=x alt=\"Ein Foto\" title=Bild> heute.</p>"
+    );
+    let (inputs, doc) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+    assert_eq!(
+        inputs,
+        vec![
+            "Der Rat der EU tagt ZX1 heute.",
+            "Mehr über den Rat",
+            "Europäische Union",
+            "Ein Foto",
+            "Bild"
+        ]
+    );
+    assert_eq!(
+        doc.target,
+        concat!(
+            "<p>DER <a href=\"/rat\" title=\"MEHR ÜBER DEN RAT\">RAT</a> DER ",
+            "<abbr title='EUROPÄISCHE UNION'>EU</abbr> TAGT <img src=x alt=\"EIN FOTO\" title=BILD> HEUTE.</p>"
+        )
+    );
+    // Each attribute's report points at its translation inside the tag.
+    for segment in &doc.segments[1..] {
+        let [start, end] = segment.target_span;
+        assert_eq!(&doc.target[start..end], segment.target);
+    }
+    let (_, same) = translate_with(page, QuoteStyle::Keep, &IdentityEngine);
+    assert_eq!(same.target, page);
+}
+
+#[test]
 fn never_translated_elements_stay_out_of_the_model() {
     let page = concat!(
         "<p>Vorher <code>Code bleibt</code> und <kbd>Strg</kbd> danach.</p>",
@@ -540,6 +573,10 @@ fn fixture_model_keeps_the_structure_of_every_page() {
         let mut gaps_target = String::new();
         let (mut s_end, mut t_end) = (0, 0);
         for segment in &doc.segments {
+            if segment.source_span[1] <= s_end {
+                // An attribute inside a tag of the previous segment (hosted by it).
+                continue;
+            }
             gaps_source.push_str(&source[s_end..segment.source_span[0]]);
             gaps_target.push_str(&target[t_end..segment.target_span[0]]);
             s_end = segment.source_span[1];

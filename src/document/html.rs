@@ -12,8 +12,9 @@
 //!   translated (`code`, `svg`, …) protected tokens.
 //! - *Attributes*: `alt`, `title`, `aria-label`, `placeholder`, and the `content` of
 //!   `<meta name="description">` and the Open Graph / Twitter titles and descriptions, each a
-//!   block of its own. (Not where the tag sits inside a run of prose: a segment cannot hold
-//!   another one; such an attribute is kept as it is.)
+//!   block of its own. Where the tag sits inside a run of prose, the attribute's segment is
+//!   *hosted* by the sentence that holds the tag: its translation is written into the tag's
+//!   atom (see `PreparedDocument::finish`).
 //! - Fixed rewrites: `lang="de"` (`de-DE`, `de-AT`, `de-CH`) on `<html>` and a German
 //!   `<meta http-equiv="content-language">` become `en`.
 //!
@@ -127,7 +128,7 @@ struct Parser<'a> {
     blocks: Vec<Block>,
     rewrites: Vec<(ByteSpan, &'static str)>,
     run: Vec<Item>,
-    /// Attribute blocks of the tags in `run`: translated only when the run is not prose.
+    /// Attribute blocks of the tags in `run`: they follow the run's block.
     run_attributes: Vec<Block>,
     skip: Option<Skip>,
 }
@@ -386,7 +387,7 @@ impl Parser<'_> {
             .collect()
     }
 
-    /// Ends the current inline run: a block when it holds prose, else the attributes of its tags.
+    /// Ends the current inline run: a block when it holds prose, and the attributes of its tags.
     fn flush(&mut self) {
         let items = std::mem::take(&mut self.run);
         let attribute_blocks = std::mem::take(&mut self.run_attributes);
@@ -398,6 +399,9 @@ impl Parser<'_> {
             self.blocks.extend(attribute_blocks);
             return;
         }
+        // The attributes of tags inside the prose are segments hosted by the sentence that holds
+        // the tag (see `prepare`); they follow the run's block.
+        let hosted = attribute_blocks;
         let mut atoms: Vec<Atom> = Vec::with_capacity(items.len());
         let mut cursor = match &items[0] {
             Item::Text(s, _) => s.start,
@@ -435,6 +439,7 @@ impl Parser<'_> {
             split_sentences: true,
             html: Some(HtmlContext::Text),
         });
+        self.blocks.extend(hosted);
     }
 }
 

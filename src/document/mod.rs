@@ -170,6 +170,9 @@ pub(crate) struct SegmentPlan {
     pub html: Option<HtmlContext>,
     /// The segment opens its block: a translation starting like a Markdown block must be escaped.
     pub block_start: bool,
+    /// HTML: an attribute of a tag that stands inside another segment (a `title` on a link in a
+    /// sentence): that segment's index. Its translation is written into the tag.
+    pub host: Option<usize>,
 }
 
 /// A document split into segments, ready for the engine.
@@ -246,6 +249,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 table_cell: false,
                 html: None,
                 block_start: false,
+                host: None,
             };
             schedule(plan, engine, &mut inputs, &mut segments);
             continue;
@@ -265,6 +269,20 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         }
     }
     gap_edits.sort_by_key(|(span, _)| span.start);
+    if options.format == Format::Html {
+        // Attribute segments come after their run's; in source order, one that lies inside
+        // another segment is hosted by it.
+        segments.sort_by_key(|plan| plan.span.start);
+        let mut top: Option<usize> = None;
+        for k in 0..segments.len() {
+            match top {
+                Some(t) if segments[k].span.end <= segments[t].span.end => {
+                    segments[k].host = Some(t)
+                }
+                _ => top = Some(k),
+            }
+        }
+    }
     PreparedDocument {
         source: source.to_owned(),
         options: options.clone(),
@@ -763,6 +781,26 @@ fn plan(atoms: Vec<Atom>, source: &str, block: &Block) -> SegmentPlan {
             .iter()
             .find(|a| !source[a.span.start..a.span.end].trim().is_empty())
             .is_some_and(|a| a.span.start == span.start),
+        host: None,
+    }
+}
+
+impl SegmentPlan {
+    /// Writes a hosted segment's translation (`text`, for the source bytes `span`) into the atom
+    /// that holds it. Returns the atom and where in its new text the translation starts.
+    fn host(&mut self, span: &ByteSpan, text: &str) -> Option<(usize, usize)> {
+        let i = self
+            .atoms
+            .iter()
+            .position(|a| a.span.start <= span.start && span.end <= a.span.end)?;
+        // Guests come in source order: earlier ones in the same atom changed its length.
+        let atom_text = self.atom_texts.get_mut(i)?;
+        let source_len = self.atoms[i].span.len();
+        let shift = atom_text.len() as isize - source_len as isize;
+        let offset = (span.start - self.atoms[i].span.start) as isize + shift;
+        let offset = usize::try_from(offset).ok()?;
+        atom_text.replace_range(offset..offset + span.len(), text);
+        Some((i, offset))
     }
 }
 
@@ -810,36 +848,81 @@ impl PreparedDocument {
             }
             target.push_str(&self.source[cursor..to]);
         };
-        for plan in &self.segments {
+        for (k, plan) in self.segments.iter().enumerate() {
+            if plan.host.is_some() {
+                continue;
+            }
             push_gap(&mut target, gap_start, plan.span.start);
             let start = target.len();
-            let (text, flags) = self.render_segment(plan, translations);
-            let (score, sum_logprob, tokens) = translations
-                .get(plan.first_input..plan.first_input + plan.pieces.len())
-                .map_or((0.0, 0.0, 0), |parts| {
-                    (
-                        score(parts),
-                        parts.iter().map(|t| t.sum_logprob).sum(),
-                        parts.iter().map(|t| t.token_ids.len()).sum(),
-                    )
-                });
+            let guests: Vec<usize> = (k + 1..self.segments.len())
+                .take_while(|&g| self.segments[g].host == Some(k))
+                .collect();
+            let mut guest_texts = Vec::with_capacity(guests.len());
+            let mut hosted = None;
+            if !guests.is_empty() {
+                let mut with_guests = plan.clone();
+                for &g in &guests {
+                    let (text, flags) = self.render_segment(&self.segments[g], translations);
+                    let place = with_guests.host(&self.segments[g].span, &text);
+                    guest_texts.push((g, text, flags, place));
+                }
+                hosted = Some(with_guests);
+            }
+            let (text, flags) = self.render_segment(hosted.as_ref().unwrap_or(plan), translations);
             target.push_str(&text);
-            reports.push(SegmentReport {
-                source: self.source[plan.span.start..plan.span.end].to_owned(),
-                source_span: [plan.span.start, plan.span.end],
-                target: text,
-                target_span: [start, target.len()],
-                score,
-                sum_logprob,
-                tokens,
+            reports.push(self.report(
+                plan,
+                text.clone(),
+                [start, target.len()],
                 flags,
-            });
+                translations,
+            ));
+            for (g, guest, flags, place) in guest_texts {
+                // Where the guest went: inside its tag, wherever the host's rendering put it.
+                let span = place
+                    .and_then(|(i, offset)| {
+                        let tag = hosted.as_ref()?.atom_texts.get(i)?;
+                        let at = text.find(tag.as_str())? + offset;
+                        Some([start + at, start + at + guest.len()])
+                    })
+                    .unwrap_or([start, target.len()]);
+                reports.push(self.report(&self.segments[g], guest, span, flags, translations));
+            }
             gap_start = plan.span.end;
         }
         push_gap(&mut target, gap_start, self.source.len());
         TranslatedDocument {
             target,
             segments: reports,
+        }
+    }
+
+    fn report(
+        &self,
+        plan: &SegmentPlan,
+        target: String,
+        target_span: [usize; 2],
+        flags: Vec<String>,
+        translations: &[Translation],
+    ) -> SegmentReport {
+        let (score, sum_logprob, tokens) = translations
+            .get(plan.first_input..plan.first_input + plan.pieces.len())
+            .map_or((0.0, 0.0, 0), |parts| {
+                (
+                    score(parts),
+                    parts.iter().map(|t| t.sum_logprob).sum(),
+                    parts.iter().map(|t| t.token_ids.len()).sum(),
+                )
+            });
+        SegmentReport {
+            source: self.source[plan.span.start..plan.span.end].to_owned(),
+            source_span: [plan.span.start, plan.span.end],
+            target,
+            target_span,
+            score,
+            sum_logprob,
+            tokens,
+            flags,
         }
     }
 
