@@ -869,23 +869,23 @@ impl PreparedDocument {
                 hosted = Some(with_guests);
             }
             let (text, flags) = self.render_segment(hosted.as_ref().unwrap_or(plan), translations);
+            let end = start + text.len();
+            // Where each guest went: inside its tag, wherever the host's rendering put the tag.
+            let guest_spans: Vec<[usize; 2]> = guest_texts
+                .iter()
+                .map(|(_, guest, _, place)| {
+                    place
+                        .and_then(|(i, offset)| {
+                            let tag = hosted.as_ref()?.atom_texts.get(i)?;
+                            let at = text.find(tag.as_str())? + offset;
+                            Some([start + at, start + at + guest.len()])
+                        })
+                        .unwrap_or([start, end])
+                })
+                .collect();
             target.push_str(&text);
-            reports.push(self.report(
-                plan,
-                text.clone(),
-                [start, target.len()],
-                flags,
-                translations,
-            ));
-            for (g, guest, flags, place) in guest_texts {
-                // Where the guest went: inside its tag, wherever the host's rendering put it.
-                let span = place
-                    .and_then(|(i, offset)| {
-                        let tag = hosted.as_ref()?.atom_texts.get(i)?;
-                        let at = text.find(tag.as_str())? + offset;
-                        Some([start + at, start + at + guest.len()])
-                    })
-                    .unwrap_or([start, target.len()]);
+            reports.push(self.report(plan, text, [start, end], flags, translations));
+            for ((g, guest, flags, _), span) in guest_texts.into_iter().zip(guest_spans) {
                 reports.push(self.report(&self.segments[g], guest, span, flags, translations));
             }
             gap_start = plan.span.end;
