@@ -294,7 +294,17 @@ impl Pipeline<'_> {
             self.progress.file_done();
             return Ok(());
         }
-        let decoded = match input::decode(&bytes, path.unwrap_or(Path::new("<stdin>"))) {
+        let format = self
+            .options
+            .input_format
+            .unwrap_or_else(|| Format::for_path(path));
+        let name = path.unwrap_or(Path::new("<stdin>"));
+        let decoded = match format {
+            // A page's own charset declaration decides.
+            Format::Html => document::decode_html(&bytes, name),
+            _ => input::decode(&bytes, name),
+        };
+        let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(error) => {
                 self.fail(&error_chain(&error));
@@ -303,10 +313,7 @@ impl Pipeline<'_> {
         };
         drop(bytes);
         let options = PrepareOptions {
-            format: self
-                .options
-                .input_format
-                .unwrap_or_else(|| Format::for_path(path)),
+            format,
             quotes: self.options.quotes,
         };
         let doc = document::prepare(&decoded.text, &options, self.engine);

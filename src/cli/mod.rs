@@ -63,7 +63,8 @@ pub enum Command {
 /// How to read the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
-    /// By extension: .md and .markdown are Markdown, everything else (and stdin) plain text.
+    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, everything else
+    /// (and stdin) plain text.
     Auto,
     /// Plain text: paragraphs split by blank lines, line breaks kept.
     Text,
@@ -71,6 +72,9 @@ pub enum InputFormat {
     Markdown,
     /// One sentence per line, output line-aligned (an empty line gives an empty line).
     Lines,
+    /// An HTML page: text and some attributes translated, tags, scripts and styles kept byte for
+    /// byte; the output is UTF-8.
+    Html,
 }
 
 /// What to write.
@@ -423,6 +427,7 @@ pub fn forced_format(choice: InputFormat) -> Option<Format> {
         InputFormat::Text => Some(Format::Text),
         InputFormat::Markdown => Some(Format::Markdown),
         InputFormat::Lines => Some(Format::Lines),
+        InputFormat::Html => Some(Format::Html),
     }
 }
 

@@ -19,7 +19,7 @@
 //! - quotation marks are paired and typeset (see `crate::quotes`), missing ones added
 //!   (flag `quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
 
-use super::{AtomKind, SegmentPlan};
+use super::{AtomKind, HtmlContext, SegmentPlan};
 use crate::engine::WordAlignment;
 use crate::quotes::{self, QuoteRole, QuoteStyle};
 use crate::span::ByteSpan;
@@ -69,6 +69,8 @@ pub(crate) fn render(
     // Protected tokens.
     let mut protected_spans: Vec<ByteSpan> = Vec::new();
     let mut appended: Vec<String> = Vec::new();
+    // HTML tokens holding tags the model lost: put back among the inline tags, below.
+    let mut lost_tags: Vec<usize> = Vec::new();
     for (atom, placeholder) in &plan.placeholders {
         let found = if exact {
             vec![plan.ranges[*atom]]
@@ -91,11 +93,17 @@ pub(crate) fn render(
                     text: String::new(),
                 });
             }
-            appended.push(source_text(*atom).to_owned());
+            if holds_tags(plan, *atom) {
+                lost_tags.push(*atom);
+            } else {
+                appended.push(source_text(*atom).to_owned());
+            }
         }
     }
-    if !appended.is_empty() {
+    if !appended.is_empty() || !lost_tags.is_empty() {
         flags.push("passthrough-appended".to_owned());
+    }
+    if !appended.is_empty() {
         let body = target.trim_end();
         let end = body.trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«']);
         edits.push(Edit {
@@ -122,8 +130,14 @@ pub(crate) fn render(
             .iter()
             .map(|&(o, _)| {
                 let open = atom_text(plan, o);
-                // Two links can no more nest than two emphases.
-                if open.starts_with('[') { "[" } else { open }.to_owned()
+                // Two links can no more nest than two emphases; an HTML element is its name.
+                if open.starts_with('[') {
+                    "[".to_owned()
+                } else if plan.html.is_some() {
+                    html_tag_name(open)
+                } else {
+                    open.to_owned()
+                }
             })
             .collect();
         let placed = if exact {
@@ -131,14 +145,22 @@ pub(crate) fn render(
         } else {
             alignment.and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
         };
+        // In HTML every tag keeps its place in the sequence of tags: siblings may not swap.
+        let placed = placed.filter(|p| plan.html.is_none() || in_order(&pairs, p));
         let placed = match placed {
             Some(placed) => placed,
             None => {
                 flags.push("markup-unaligned".to_owned());
                 // A link around the whole sentence would swallow a protected token (an
                 // autolink, an image): links do not nest.
-                let allow_whole = plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[");
-                guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole)
+                let allow_whole =
+                    plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[" || k == "a");
+                let guessed = guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole);
+                if plan.html.is_some() && !in_order(&pairs, &guessed) {
+                    monotone_ranges(plan, &pairs, target)
+                } else {
+                    guessed
+                }
             }
         };
         for (&(o, c), (start, end)) in pairs.iter().zip(placed) {
@@ -170,12 +192,66 @@ pub(crate) fn render(
         }
     }
 
+    // HTML: a `<br>`, an image or a comment the translation moved across an inline tag (or
+    // lost) goes back where the order of the tags says.
+    let markup_at: Vec<(usize, usize)> = edits
+        .iter()
+        .filter(|e| e.span.is_empty() && e.order >= 1)
+        .filter(|e| {
+            plan.atoms
+                .get(e.order - 1)
+                .is_some_and(|a| matches!(a.kind, AtomKind::Open | AtomKind::Close))
+        })
+        .map(|e| (e.order - 1, e.span.start))
+        .collect();
+    let fits = |i: usize, start: usize, end: usize| {
+        markup_at
+            .iter()
+            .all(|&(j, at)| if j < i { at <= start } else { at >= end })
+    };
+    let slot = |i: usize| {
+        markup_at
+            .iter()
+            .filter(|&&(j, _)| j < i)
+            .map(|&(_, at)| at)
+            .max()
+            .unwrap_or(0)
+    };
+    let mut moved: Vec<Edit> = Vec::new();
+    for edit in edits.iter_mut().filter(|_| plan.html.is_some() && !exact) {
+        let i = edit.order;
+        let placeholder = plan.placeholders.iter().any(|(a, _)| *a == i);
+        if placeholder
+            && !edit.span.is_empty()
+            && !edit.text.is_empty()
+            && holds_tags(plan, i)
+            && !fits(i, edit.span.start, edit.span.end)
+        {
+            let at = slot(i);
+            moved.push(Edit {
+                span: ByteSpan::new(at, at),
+                order: i + 1,
+                text: std::mem::take(&mut edit.text),
+            });
+        }
+    }
+    for i in lost_tags {
+        let at = slot(i);
+        moved.push(Edit {
+            span: ByteSpan::new(at, at),
+            order: i + 1,
+            text: source_text(i).to_owned(),
+        });
+    }
+    edits.extend(moved);
+
     // Line breaks inside the sentence.
     let mut last_break = 0;
     for (i, atom) in plan.atoms.iter().enumerate() {
         if atom.kind != AtomKind::Break {
             continue;
         }
+        let tag_break = holds_tags(plan, i);
         let chosen = if exact {
             Some(plan.ranges[i].start)
         } else {
@@ -199,6 +275,7 @@ pub(crate) fn render(
                     let same_start = !markup_first && first_word(after) == first_word(source_after);
                     !(plan.markdown && starts_block(after) && !same_start)
                 })
+                .filter(|&p| !tag_break || fits(i, p, p + 1))
                 // Never an empty line: in Markdown it would end the paragraph.
                 .filter(|&p| {
                     !target[last_break..p].trim().is_empty() && !target[p + 1..].trim().is_empty()
@@ -209,6 +286,14 @@ pub(crate) fn render(
             last_break = p + 1;
             edits.push(Edit {
                 span: ByteSpan::new(p, p + 1),
+                order: i + 1,
+                text: source_text(i).to_owned(),
+            });
+        } else if tag_break {
+            // No space between the right tags: the `<br>` is inserted there.
+            let at = slot(i);
+            edits.push(Edit {
+                span: ByteSpan::new(at, at),
                 order: i + 1,
                 text: source_text(i).to_owned(),
             });
@@ -294,6 +379,18 @@ pub(crate) fn render(
         edits.push(Edit { span, order, text });
     }
 
+    // Escaped characters (HTML entities) the translation kept come back as written.
+    for (i, atom) in plan.atoms.iter().enumerate().filter(|_| exact) {
+        let typeset = matches!(atom.kind, AtomKind::Quote(..)) && style == QuoteStyle::English;
+        if atom.decoded.is_some() && !typeset {
+            edits.push(Edit {
+                span: plan.ranges[i],
+                order: 0,
+                text: source_text(i).to_owned(),
+            });
+        }
+    }
+
     // Characters a translation may not bring into the output.
     for (p, c) in target.char_indices().filter(|_| !exact) {
         let inside = protected_spans.iter().any(|s| s.start <= p && p < s.end);
@@ -312,7 +409,10 @@ pub(crate) fn render(
             {
                 "\\<"
             }
-            _ => continue,
+            _ => match html_escape(plan.html, c) {
+                Some(escaped) => escaped,
+                None => continue,
+            },
         };
         if !inside && edits.iter().all(|e| e.span.is_empty() || e.span.start != p) {
             edits.push(Edit {
@@ -323,6 +423,9 @@ pub(crate) fn render(
         }
     }
 
+    if plan.html.is_some() && !exact {
+        repair_tag_order(plan, &mut edits);
+    }
     let (mut text, mut placement) = apply(target, edits);
     if plan.markdown
         && plan.block_start
@@ -332,6 +435,157 @@ pub(crate) fn render(
         placement.inserted(at, 1);
     }
     (text, flags, placement)
+}
+
+/// An HTML atom that holds a tag (`<br>`, `<img>`, a comment): it keeps its place among the
+/// inline tags.
+fn holds_tags(plan: &SegmentPlan, i: usize) -> bool {
+    plan.html.is_some() && atom_text(plan, i).contains('<')
+}
+
+/// HTML: makes every atom that holds a tag (inline markup, `<br>`, images, comments) come out
+/// in source order. Markup is already in order; a `<br>` or token that is not is put back right
+/// after the tags that precede it in the source (its placeholder removed, its space restored).
+fn repair_tag_order(plan: &SegmentPlan, edits: &mut Vec<Edit>) {
+    // The atom whose tags an edit writes, if any.
+    let tag_atom = |e: &Edit| -> Option<usize> {
+        if e.text.is_empty() {
+            return None;
+        }
+        let protected = plan
+            .atoms
+            .get(e.order)
+            .is_some_and(|a| a.kind == AtomKind::Protected);
+        if protected
+            && !e.span.is_empty()
+            && holds_tags(plan, e.order)
+            && e.text == atom_text(plan, e.order)
+        {
+            return Some(e.order);
+        }
+        let i = e.order.checked_sub(1)?;
+        let atom = plan.atoms.get(i)?;
+        let markup = matches!(atom.kind, AtomKind::Open | AtomKind::Close) && e.span.is_empty();
+        let written = e.text == atom_text(plan, i);
+        (markup || written && holds_tags(plan, i)).then_some(i)
+    };
+    let mut sequence: Vec<(usize, bool, usize, usize)> = edits
+        .iter()
+        .filter_map(|e| tag_atom(e).map(|i| (e.span.start, !e.span.is_empty(), e.order, i)))
+        .collect();
+    sequence.sort();
+    if sequence.windows(2).all(|w| w[0].3 < w[1].3) {
+        return;
+    }
+    let is_markup = |i: usize| matches!(plan.atoms[i].kind, AtomKind::Open | AtomKind::Close);
+    let mut placed: Vec<(usize, usize)> = edits
+        .iter()
+        .filter_map(|e| {
+            tag_atom(e)
+                .filter(|&i| is_markup(i))
+                .map(|i| (i, e.span.start))
+        })
+        .collect();
+    let mut others: Vec<usize> = Vec::new();
+    for edit in edits.iter_mut() {
+        let Some(i) = tag_atom(edit).filter(|&i| !is_markup(i)) else {
+            continue;
+        };
+        others.push(i);
+        // A `<br>` replaced a space: the space comes back; a token's placeholder goes.
+        edit.text = if plan.atoms[i].kind == AtomKind::Break && !edit.span.is_empty() {
+            " ".to_owned()
+        } else {
+            String::new()
+        };
+    }
+    others.sort();
+    others.dedup();
+    for i in others {
+        let at = placed
+            .iter()
+            .filter(|&&(j, _)| j < i)
+            .map(|&(_, at)| at)
+            .max()
+            .unwrap_or(0);
+        placed.push((i, at));
+        edits.push(Edit {
+            span: ByteSpan::new(at, at),
+            order: i + 1,
+            text: atom_text(plan, i).to_owned(),
+        });
+    }
+}
+
+/// Do the placed markup pairs come out in the source's order (as `apply` sorts them)?
+fn in_order(pairs: &[(usize, usize)], placed: &[(usize, usize)]) -> bool {
+    let mut marks: Vec<(usize, usize)> = pairs
+        .iter()
+        .zip(placed)
+        .flat_map(|(&(o, c), &(start, end))| [(start, o), (end, c)])
+        .collect();
+    marks.sort();
+    marks.windows(2).all(|w| w[0].1 < w[1].1)
+}
+
+/// Markup at the word boundaries nearest its proportional position, never before the markup
+/// that precedes it in the source: the order always holds (an element may end up empty).
+fn monotone_ranges(
+    plan: &SegmentPlan,
+    pairs: &[(usize, usize)],
+    target: &str,
+) -> Vec<(usize, usize)> {
+    let mut bounds: Vec<usize> = words(target)
+        .iter()
+        .flat_map(|w| [w.start, w.end])
+        .chain([0, target.len()])
+        .collect();
+    bounds.sort();
+    let mut marks: Vec<usize> = pairs.iter().flat_map(|&(o, c)| [o, c]).collect();
+    marks.sort();
+    let mut position = vec![0; plan.atoms.len()];
+    let mut previous = 0;
+    for atom in marks {
+        let ideal = plan.ranges[atom].start * target.len() / plan.input.len().max(1);
+        let nearest = bounds
+            .iter()
+            .copied()
+            .min_by_key(|b| b.abs_diff(ideal))
+            .unwrap_or(0);
+        previous = nearest.max(previous);
+        position[atom] = previous;
+    }
+    pairs
+        .iter()
+        .map(|&(o, c)| (position[o], position[c]))
+        .collect()
+}
+
+/// How a character the model wrote is escaped in HTML, if it must be.
+fn html_escape(context: Option<HtmlContext>, c: char) -> Option<&'static str> {
+    let context = context?;
+    match (c, context) {
+        ('&', _) => Some("&amp;"),
+        ('<', _) => Some("&lt;"),
+        ('>', _) => Some("&gt;"),
+        ('"', HtmlContext::Attribute(Some('"') | None)) => Some("&quot;"),
+        ('\'', HtmlContext::Attribute(Some('\'') | None)) => Some("&#39;"),
+        // An unquoted value ends at whitespace and may not hold `=` or a backtick.
+        (' ', HtmlContext::Attribute(None)) => Some("&#32;"),
+        ('\t', HtmlContext::Attribute(None)) => Some("&#9;"),
+        ('=', HtmlContext::Attribute(None)) => Some("&#61;"),
+        ('`', HtmlContext::Attribute(None)) => Some("&#96;"),
+        _ => None,
+    }
+}
+
+/// The lower-case element name of an HTML start tag (`<a href="…">` is `a`).
+fn html_tag_name(tag: &str) -> String {
+    tag.trim_start_matches('<')
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// A translation that opens a Markdown block ("2035. bis …" would become an ordered list) is

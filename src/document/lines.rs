@@ -19,6 +19,7 @@ pub(crate) fn parse(source: &str) -> Vec<Block> {
                 markdown: false,
                 table_cell: false,
                 split_sentences: false,
+                html: None,
             });
         }
         offset += line.len();

@@ -197,6 +197,7 @@ fn flush(source: &str, run: &mut Vec<Item>, table_cell: bool, blocks: &mut Vec<B
         markdown: true,
         table_cell,
         split_sentences: true,
+        html: None,
     });
 }
 

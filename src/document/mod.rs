@@ -24,6 +24,7 @@
 //! model inputs (a sentence too long for the model is split at a clause boundary, see `long`).
 
 mod align;
+mod html;
 mod lines;
 mod long;
 mod markdown;
@@ -38,6 +39,7 @@ use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
 pub use crate::quotes::QuoteStyle;
 pub use crate::span::ByteSpan;
+pub use html::decode_html;
 
 /// Input formats de2en understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,17 +50,20 @@ pub enum Format {
     Markdown,
     /// One sentence per line, output line-aligned.
     Lines,
+    /// An HTML page: text and some attributes translated, everything else kept byte for byte.
+    Html,
 }
 
 impl Format {
-    /// The format of a file by its name: `.md` and `.markdown` are Markdown, everything else (and
-    /// standard input, `None`) plain text.
+    /// The format of a file by its name: `.md` and `.markdown` are Markdown, `.html`, `.htm` and
+    /// `.xhtml` HTML, everything else (and standard input, `None`) plain text.
     pub fn for_path(path: Option<&std::path::Path>) -> Format {
         let ext = path
             .and_then(|p| p.extension())
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
             Some("md" | "markdown") => Format::Markdown,
+            Some("html" | "htm" | "xhtml") => Format::Html,
             _ => Format::Text,
         }
     }
@@ -95,6 +100,9 @@ pub(crate) struct Atom {
     /// For quotes and markup: the index of the other half in the same list; `None` when that half
     /// is elsewhere (another sentence) or missing.
     pub partner: Option<usize>,
+    /// A text or quote atom whose source bytes are an escape (an HTML entity such as `&auml;`):
+    /// the model sees this character, the source bytes come back when the translation keeps it.
+    pub decoded: Option<char>,
 }
 
 impl Atom {
@@ -103,8 +111,27 @@ impl Atom {
             kind,
             span: ByteSpan::new(start, end),
             partner: None,
+            decoded: None,
         }
     }
+
+    /// What the model (and the segmenter) sees of this atom's source bytes.
+    pub(crate) fn model_text<'a>(&self, source: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.decoded {
+            Some(c) => std::borrow::Cow::Owned(c.to_string()),
+            None => std::borrow::Cow::Borrowed(&source[self.span.start..self.span.end]),
+        }
+    }
+}
+
+/// Where the text of an HTML segment is written back, and so how it is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HtmlContext {
+    /// Element content: `&`, `<` and `>` are escaped.
+    Text,
+    /// An attribute value with its quote character (`None`: unquoted, where whitespace and
+    /// quotes are escaped too).
+    Attribute(Option<char>),
 }
 
 /// A block of prose as a format parser finds it.
@@ -117,6 +144,8 @@ pub(crate) struct Block {
     pub table_cell: bool,
     /// Cut the block into sentences (not for `Format::Lines`).
     pub split_sentences: bool,
+    /// HTML: how text written back is escaped.
+    pub html: Option<HtmlContext>,
 }
 
 /// One segment: a sentence (or the part of one left after carving) and what the model sees of it.
@@ -139,10 +168,14 @@ pub(crate) struct SegmentPlan {
     pub over_long: bool,
     pub markdown: bool,
     pub table_cell: bool,
+    pub html: Option<HtmlContext>,
     /// The segment opens its block: a translation starting like a Markdown block must be escaped.
     pub block_start: bool,
     /// The index of its block in the document.
     pub block: usize,
+    /// HTML: an attribute of a tag that stands inside another segment (a `title` on a link in a
+    /// sentence): that segment's index. Its translation is written into the tag.
+    pub host: Option<usize>,
 }
 
 /// A document split into segments, ready for the engine.
@@ -156,6 +189,10 @@ pub struct PreparedDocument {
     gap_edits: Vec<(ByteSpan, &'static str)>,
     /// Each block's sentences as a reader sees them (see `PreparedDocument::sentences`).
     sentences: Vec<Vec<ByteSpan>>,
+    /// Rewrites of the gaps that hold once the text is English (HTML `lang="de"` becomes `en`):
+    /// made when a translation changed any sentence, so a page the engine returned unchanged
+    /// stays byte for byte what it was.
+    language_edits: Vec<(ByteSpan, &'static str)>,
 }
 
 /// One translated segment, as `--format json` reports it.
@@ -190,14 +227,20 @@ pub struct TranslatedDocument {
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
 pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> PreparedDocument {
+    let mut gap_edits = Vec::new();
+    let mut language_edits = Vec::new();
     let blocks = match options.format {
         Format::Text => plain::parse(source),
         Format::Markdown => markdown::parse(source),
         Format::Lines => lines::parse(source),
+        Format::Html => {
+            let (blocks, rewrites) = html::parse(source);
+            language_edits = rewrites;
+            blocks
+        }
     };
     let mut segments = Vec::new();
     let mut inputs = Vec::new();
-    let mut gap_edits = Vec::new();
     let mut sentences = Vec::new();
     for (block_index, block) in blocks.into_iter().enumerate() {
         if options.format == Format::Lines {
@@ -217,8 +260,10 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 over_long: false,
                 markdown: false,
                 table_cell: false,
+                html: None,
                 block_start: false,
                 block: block_index,
+                host: None,
             };
             if !span.is_empty() {
                 sentences.push(vec![span]);
@@ -245,6 +290,20 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         }
     }
     gap_edits.sort_by_key(|(span, _)| span.start);
+    if options.format == Format::Html {
+        // Attribute segments come after their run's; in source order, one that lies inside
+        // another segment is hosted by it.
+        segments.sort_by_key(|plan| plan.span.start);
+        let mut top: Option<usize> = None;
+        for k in 0..segments.len() {
+            match top {
+                Some(t) if segments[k].span.end <= segments[t].span.end => {
+                    segments[k].host = Some(t)
+                }
+                _ => top = Some(k),
+            }
+        }
+    }
     PreparedDocument {
         source: source.to_owned(),
         options: options.clone(),
@@ -252,6 +311,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         inputs,
         gap_edits,
         sentences,
+        language_edits,
     }
 }
 
@@ -279,7 +339,7 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
     let mut new_index = Vec::with_capacity(raw.len());
     for atom in raw {
         new_index.push(staged.len());
-        if atom.kind != AtomKind::Text {
+        if atom.kind != AtomKind::Text || atom.decoded.is_some() {
             staged.push(*atom);
             continue;
         }
@@ -325,11 +385,27 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
     let mut next_mark = 0;
     for (i, atom) in staged.iter().enumerate() {
         staged_index.push(atoms.len());
+        let range = ranges[i];
+        if atom.kind == AtomKind::Text && atom.decoded.is_some() {
+            // An escaped character is one atom: it may be a quotation mark as a whole.
+            while next_mark < marks.len() && marks[next_mark].span.start < range.start {
+                next_mark += 1;
+            }
+            let mut atom = *atom;
+            if let Some(mark) = marks.get(next_mark)
+                && mark.span == range
+            {
+                atom.kind = AtomKind::Quote(mark.kind, mark.role);
+                mark_index[next_mark] = atoms.len();
+                next_mark += 1;
+            }
+            atoms.push(atom);
+            continue;
+        }
         if atom.kind != AtomKind::Text {
             atoms.push(*atom);
             continue;
         }
-        let range = ranges[i];
         let mut cursor = atom.span.start;
         while next_mark < marks.len() && marks[next_mark].span.start < range.end {
             let mark = marks[next_mark];
@@ -380,9 +456,7 @@ fn clean_text(
     for (i, atom) in atoms.iter().enumerate() {
         let start = clean.len();
         match atom.kind {
-            AtomKind::Text | AtomKind::Quote(..) => {
-                clean.push_str(&source[atom.span.start..atom.span.end])
-            }
+            AtomKind::Text | AtomKind::Quote(..) => clean.push_str(&atom.model_text(source)),
             AtomKind::Break => clean.push(' '),
             AtomKind::Open | AtomKind::Close => {}
             AtomKind::Protected => clean.push_str(&protected(i)),
@@ -442,7 +516,7 @@ fn carve_block(
     let mut split: Vec<(Atom, usize, ByteSpan)> = Vec::with_capacity(atoms.len() + bounds.len());
     for (i, atom) in atoms.iter().enumerate() {
         let range = ranges[i];
-        if atom.kind != AtomKind::Text {
+        if atom.kind != AtomKind::Text || atom.decoded.is_some() {
             split.push((*atom, i, range));
             continue;
         }
@@ -496,6 +570,21 @@ fn carve_block(
             sentences.get(k).filter(|s| inside(s, range)).map(|_| k)
         })
         .collect();
+    // An atom between two members of one sentence belongs to it: a stray mark at the sentence's
+    // edge (an HTML `</b>` without its `<b>`) would otherwise be inside the segment's span but
+    // in none of its atoms, and be lost.
+    let mut sentence_of = sentence_of;
+    let mut previous: Option<(usize, usize)> = None;
+    for position in 0..sentence_of.len() {
+        if let Some(k) = sentence_of[position] {
+            if let Some((before, j)) = previous
+                && j == k
+            {
+                sentence_of[before + 1..position].fill(Some(k));
+            }
+            previous = Some((position, k));
+        }
+    }
     let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
     for (position, sentence) in sentence_of.iter().enumerate() {
         if let Some(k) = sentence {
@@ -600,7 +689,7 @@ fn has_letters(text: &str) -> bool {
 /// trimmed).
 fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
     let n = local.len();
-    let text_of = |a: &Atom| &source[a.span.start..a.span.end];
+    let text_of = |a: &Atom| a.model_text(source);
     let mut cut: Vec<bool> = local
         .iter()
         .map(|a| a.kind.is_paired() && a.partner.is_none())
@@ -700,6 +789,7 @@ fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
     for (s, e) in found {
         let mut atoms: Vec<(usize, Atom)> = (s..e).map(|i| (i, local[i])).collect();
         // Leading separators (", sagte er" after a closing mark) and edge whitespace go to the gaps.
+        // (An escaped character goes whole or not at all.)
         if let Some((_, first)) = atoms.first_mut()
             && first.kind == AtomKind::Text
         {
@@ -707,18 +797,27 @@ fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
             let kept = text.trim_start_matches(|c: char| {
                 c.is_whitespace() || matches!(c, ',' | ';' | ':' | '–' | '—')
             });
-            first.span.start += text.len() - kept.len();
+            if first.decoded.is_none() {
+                first.span.start += text.len() - kept.len();
+            } else if kept.is_empty() {
+                first.span.start = first.span.end;
+            }
         }
         if let Some((_, last)) = atoms.last_mut()
             && last.kind == AtomKind::Text
         {
             let text = text_of(last);
-            last.span.end -= text.len() - text.trim_end().len();
+            let trimmed = text.len() - text.trim_end().len();
+            if last.decoded.is_none() {
+                last.span.end -= trimmed;
+            } else if trimmed == text.len() {
+                last.span.end = last.span.start;
+            }
         }
         atoms.retain(|(_, a)| !(a.kind == AtomKind::Text && a.span.is_empty()));
         let prose = atoms
             .iter()
-            .any(|(_, a)| a.kind == AtomKind::Text && has_letters(text_of(a)));
+            .any(|(_, a)| a.kind == AtomKind::Text && has_letters(&text_of(a)));
         if prose {
             segments.push(atoms);
         }
@@ -765,12 +864,33 @@ fn plan(atoms: Vec<Atom>, source: &str, block: &Block) -> SegmentPlan {
         over_long: false,
         markdown: block.markdown,
         table_cell: block.table_cell,
+        html: block.html,
         block_start: block
             .atoms
             .iter()
             .find(|a| !source[a.span.start..a.span.end].trim().is_empty())
             .is_some_and(|a| a.span.start == span.start),
         block: 0,
+        host: None,
+    }
+}
+
+impl SegmentPlan {
+    /// Writes a hosted segment's translation (`text`, for the source bytes `span`) into the atom
+    /// that holds it. Returns the atom and where in its new text the translation starts.
+    fn host(&mut self, span: &ByteSpan, text: &str) -> Option<(usize, usize)> {
+        let i = self
+            .atoms
+            .iter()
+            .position(|a| a.span.start <= span.start && span.end <= a.span.end)?;
+        // Guests come in source order: earlier ones in the same atom changed its length.
+        let atom_text = self.atom_texts.get_mut(i)?;
+        let source_len = self.atoms[i].span.len();
+        let shift = atom_text.len() as isize - source_len as isize;
+        let offset = (span.start - self.atoms[i].span.start) as isize + shift;
+        let offset = usize::try_from(offset).ok()?;
+        atom_text.replace_range(offset..offset + span.len(), text);
+        Some((i, offset))
     }
 }
 
@@ -806,7 +926,16 @@ impl PreparedDocument {
         let mut target = String::with_capacity(self.source.len() + self.source.len() / 4);
         let mut reports = Vec::with_capacity(self.segments.len());
         let mut gap_start = 0;
-        let mut edits = self.gap_edits.iter().peekable();
+        let mut gap_edits = self.gap_edits.clone();
+        let changed = translations
+            .iter()
+            .zip(&self.inputs)
+            .any(|(t, input)| t.text != *input);
+        if changed && !self.language_edits.is_empty() {
+            gap_edits.extend(self.language_edits.iter().copied());
+            gap_edits.sort_by_key(|(span, _)| span.start);
+        }
+        let mut edits = gap_edits.iter().peekable();
         // Every quotation mark of the output, for the English seams (see `seams`).
         let mut marks: Vec<seams::SeamMark> = Vec::new();
         let mut push_gap = |target: &mut String, marks: &mut Vec<_>, from: usize, to: usize| {
@@ -835,46 +964,57 @@ impl PreparedDocument {
         // Lines are the raw engine interface: the model's text comes back as it is.
         let english =
             self.options.quotes == QuoteStyle::English && self.options.format != Format::Lines;
-        for plan in &self.segments {
+        for (k, plan) in self.segments.iter().enumerate() {
+            if plan.host.is_some() {
+                continue;
+            }
             push_gap(&mut target, &mut marks, gap_start, plan.span.start);
             let start = target.len();
-            let (text, flags, alignment) = self.render_segment(plan, translations);
+            let guests: Vec<usize> = (k + 1..self.segments.len())
+                .take_while(|&g| self.segments[g].host == Some(k))
+                .collect();
+            let mut guest_texts = Vec::with_capacity(guests.len());
+            let mut hosted = None;
+            if !guests.is_empty() {
+                let mut with_guests = plan.clone();
+                for &g in &guests {
+                    let (text, flags, _) = self.render_segment(&self.segments[g], translations);
+                    let place = with_guests.host(&self.segments[g].span, &text);
+                    guest_texts.push((g, text, flags, place));
+                }
+                hosted = Some(with_guests);
+            }
+            let (text, flags, alignment) =
+                self.render_segment(hosted.as_ref().unwrap_or(plan), translations);
             if english {
                 marks.extend(segment_marks(plan, &text, start));
             }
-            let (score, sum_logprob, tokens) = translations
-                .get(plan.first_input..plan.first_input + plan.pieces.len())
-                .map_or((0.0, 0.0, 0), |parts| {
-                    (
-                        score(parts),
-                        parts.iter().map(|t| t.sum_logprob).sum(),
-                        parts.iter().map(|t| t.token_ids.len()).sum(),
-                    )
-                });
-            target.push_str(&text);
-            reports.push(SegmentReport {
-                source: self.source[plan.span.start..plan.span.end].to_owned(),
-                source_span: [plan.span.start, plan.span.end],
-                target: text,
-                target_span: [start, target.len()],
-                score,
-                sum_logprob,
-                tokens,
-                flags,
-                block: plan.block,
-                alignment: alignment.map(|pairs| {
-                    let (source, target) = (plan.span.start, start);
-                    pairs
-                        .iter()
-                        .map(|(s, t)| {
-                            [
-                                [s.start + source, s.end + source],
-                                [t.start + target, t.end + target],
-                            ]
+            let end = start + text.len();
+            // Where each guest went: inside its tag, wherever the host's rendering put the tag.
+            let guest_spans: Vec<[usize; 2]> = guest_texts
+                .iter()
+                .map(|(_, guest, _, place)| {
+                    place
+                        .and_then(|(i, offset)| {
+                            let tag = hosted.as_ref()?.atom_texts.get(i)?;
+                            let at = text.find(tag.as_str())? + offset;
+                            Some([start + at, start + at + guest.len()])
                         })
-                        .collect()
-                }),
-            });
+                        .unwrap_or([start, end])
+                })
+                .collect();
+            target.push_str(&text);
+            reports.push(self.report(plan, text, [start, end], flags, alignment, translations));
+            for ((g, guest, flags, _), span) in guest_texts.into_iter().zip(guest_spans) {
+                reports.push(self.report(
+                    &self.segments[g],
+                    guest,
+                    span,
+                    flags,
+                    None,
+                    translations,
+                ));
+            }
             gap_start = plan.span.end;
         }
         push_gap(&mut target, &mut marks, gap_start, self.source.len());
@@ -884,6 +1024,50 @@ impl PreparedDocument {
         TranslatedDocument {
             target,
             segments: reports,
+        }
+    }
+
+    fn report(
+        &self,
+        plan: &SegmentPlan,
+        target: String,
+        target_span: [usize; 2],
+        flags: Vec<String>,
+        alignment: Option<Vec<(ByteSpan, ByteSpan)>>,
+        translations: &[Translation],
+    ) -> SegmentReport {
+        let (score, sum_logprob, tokens) = translations
+            .get(plan.first_input..plan.first_input + plan.pieces.len())
+            .map_or((0.0, 0.0, 0), |parts| {
+                (
+                    score(parts),
+                    parts.iter().map(|t| t.sum_logprob).sum(),
+                    parts.iter().map(|t| t.token_ids.len()).sum(),
+                )
+            });
+        SegmentReport {
+            source: self.source[plan.span.start..plan.span.end].to_owned(),
+            source_span: [plan.span.start, plan.span.end],
+            target,
+            target_span,
+            score,
+            sum_logprob,
+            tokens,
+            flags,
+            block: plan.block,
+            // Segment-relative pairs to document offsets.
+            alignment: alignment.map(|pairs| {
+                let (source, target) = (plan.span.start, target_span[0]);
+                pairs
+                    .iter()
+                    .map(|(s, t)| {
+                        [
+                            [s.start + source, s.end + source],
+                            [t.start + target, t.end + target],
+                        ]
+                    })
+                    .collect()
+            }),
         }
     }
 
@@ -954,6 +1138,27 @@ fn segment_marks(plan: &SegmentPlan, text: &str, offset: usize) -> Vec<seams::Se
             _ => None,
         })
         .collect();
+    // HTML: the quotes of attribute values inside tags are not quotation marks. Masking keeps
+    // every byte offset.
+    let masked;
+    let text = if plan.html.is_some() {
+        let mut inside = false;
+        masked = text
+            .chars()
+            .map(|c| {
+                let keep = !inside && c != '<';
+                inside = (inside || c == '<') && c != '>';
+                if keep {
+                    c.to_string()
+                } else {
+                    "x".repeat(c.len_utf8())
+                }
+            })
+            .collect::<String>();
+        masked.as_str()
+    } else {
+        text
+    };
     let found = quotes::find_quotes(text);
     let corresponds = found.len() == sources.len()
         && found

@@ -159,6 +159,7 @@ fn push_paragraph(source: &str, lines: &[Line], blocks: &mut Vec<Block>) {
             markdown: false,
             table_cell: false,
             split_sentences: true,
+            html: None,
         });
         i += 1;
     }
