@@ -25,6 +25,21 @@ fn main() {
             .map(|span| (span.start, span.end))
             .collect()
     });
+    // What `de2en segment` prints: the same scanner behind the document model (URLs as
+    // placeholders, quotation marks and markup as atoms, sentences mapped back to the source).
+    let document = evaluate("de2en document", &records, show_errors, |text| {
+        let options = de2en::document::PrepareOptions {
+            format: de2en::Format::Text,
+            quotes: de2en::document::QuoteStyle::Keep,
+        };
+        let engine = de2en::engine::identity::IdentityEngine;
+        de2en::document::prepare(text, &options, &engine)
+            .sentences()
+            .iter()
+            .flatten()
+            .map(|span| (span.start, span.end))
+            .collect()
+    });
     let sentencex = evaluate("sentencex", &records, show_errors, |text| {
         sentencex::get_sentence_boundaries("de", text)
             .into_iter()
@@ -33,10 +48,14 @@ fn main() {
     });
 
     println!();
-    println!("segmenter    precision  recall  F1      (tp / fp / fn)");
-    for (name, score) in [("de2en", de2en), ("sentencex", sentencex)] {
+    println!("segmenter       precision  recall  F1      (tp / fp / fn)");
+    for (name, score) in [
+        ("de2en", de2en),
+        ("de2en document", document),
+        ("sentencex", sentencex),
+    ] {
         println!(
-            "{name:<12} {:.4}     {:.4}  {:.4}  ({} / {} / {})",
+            "{name:<15} {:.4}     {:.4}  {:.4}  ({} / {} / {})",
             score.precision(),
             score.recall(),
             score.f1(),

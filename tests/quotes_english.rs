@@ -476,3 +476,57 @@ fn a_name_after_the_quotation_keeps_its_capital_a_clause_does_not() {
     assert!(english.contains("on,” said Kerry."), "{english}");
     assert!(english.contains("on,” Kerry said."), "{english}");
 }
+
+/// The articles of the test set and the shared example, with real (fixture) models.
+#[test]
+fn fixture_models_leave_no_german_seams_in_the_articles() {
+    use de2en::engine::marian::{EngineSettings, MarianEngine};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut articles = Vec::new();
+    for entry in std::fs::read_dir(root.join("tests/data/articles")).unwrap() {
+        let path = entry.unwrap().path();
+        articles.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+    }
+    assert!(articles.len() >= 6);
+    for model in ["tiny-swish", "tiny-gelu"] {
+        let settings = EngineSettings {
+            beam_size: Some(2),
+            ..EngineSettings::default()
+        };
+        let engine =
+            MarianEngine::load(&root.join("tests/fixtures/models").join(model), &settings).unwrap();
+        for (path, german) in &articles {
+            let format = Format::for_path(Some(path));
+            let english = translate(german, format, QuoteStyle::English, &engine);
+            let name = path.file_name().unwrap().to_string_lossy();
+            for bad in [".”,", "”,", "?”,", "!”,", "’,"] {
+                assert!(
+                    !english.contains(bad),
+                    "{model} {name}: {bad:?} in\n{english}"
+                );
+            }
+            // After a closing mark and the comma that moved inside it, a capital only starts a
+            // name: a word the German text has with a capital too, an acronym, or "I".
+            for (at, _) in english.match_indices("” ") {
+                // (After `?”` or `!”` a new sentence may start; after `,”` the sentence goes on.)
+                if !english[..at].ends_with(',') {
+                    continue;
+                }
+                let word: String = english[at + "” ".len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphabetic())
+                    .collect();
+                let capital = word.chars().next().is_some_and(char::is_uppercase);
+                let is_name = word == "I"
+                    || german
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|w| w == word)
+                    || (word.chars().count() > 1 && word.chars().all(char::is_uppercase));
+                assert!(
+                    !capital || is_name,
+                    "{model} {name}: capital {word:?} after a quotation:\n{english}"
+                );
+            }
+        }
+    }
+}

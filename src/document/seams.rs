@@ -361,8 +361,8 @@ const FUNCTION_WORDS: &[&str] = &[
 
 /// A capitalised English word after a quotation mark keeps its capital when it is a name: `I`,
 /// an acronym, a word the German text after the mark writes with a capital too (`sagte Kerry`),
-/// or the first of several capitalised words (`Prime Minister David Cameron said`). Articles,
-/// pronouns and reporting verbs never do.
+/// or the first of a run of capitalised words that holds one (`Prime Minister David Cameron
+/// said`). Articles, pronouns and reporting verbs never do.
 fn keeps_capital(word: &str, target_after: &str, source: &str, source_at: usize) -> bool {
     if word == "I" || (word.chars().count() > 1 && word.chars().all(char::is_uppercase)) {
         return true;
@@ -376,15 +376,23 @@ fn keeps_capital(word: &str, target_after: &str, source: &str, source_at: usize)
     }
     let context = &source[source_at..end];
     let context = context.split("\n\n").next().unwrap_or(context);
-    let in_source = context
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| w == word);
-    let next_capitalised = target_after
-        .trim_start_matches([' ', '\u{a0}'])
-        .chars()
-        .next()
-        .is_some_and(char::is_uppercase);
-    in_source || (next_capitalised && !target_after.starts_with(['.', ',', '!', '?']))
+    let in_source = |w: &str| {
+        context
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|c| c == w)
+    };
+    // The word, or a run of capitalised words it starts that holds a name of the German text
+    // (`Prime Minister David Cameron said` after `so Premierminister David Cameron`).
+    std::iter::once(word)
+        .chain(
+            target_after
+                .split([' ', '\u{a0}'])
+                .filter(|w| !w.is_empty())
+                .map(|w| w.trim_end_matches(|c: char| !c.is_alphanumeric()))
+                .take_while(|w| w.starts_with(char::is_uppercase))
+                .take(4),
+        )
+        .any(in_source)
 }
 
 #[cfg(test)]
