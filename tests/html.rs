@@ -3,15 +3,16 @@
 //! charsets are read from the page and the output is UTF-8.
 
 mod cli_common;
+#[path = "document_common/mod.rs"]
+mod document_common;
 mod model_common;
+use document_common::alphanumeric_words as word_spans;
 
 use std::path::{Path, PathBuf};
 
 use cli_common::{de2en, read_tree};
 use de2en::ByteSpan;
-use de2en::document::{
-    Format, PrepareOptions, QuoteStyle, TranslatedDocument, decode_html, prepare,
-};
+use de2en::document::{Format, QuoteStyle, TranslatedDocument, decode_html};
 use de2en::engine::identity::IdentityEngine;
 use de2en::engine::marian::{EngineSettings, MarianEngine};
 use de2en::engine::{Engine, EngineError, Translation, WordAlignment};
@@ -49,38 +50,7 @@ fn translate_with(
     quotes: QuoteStyle,
     engine: &dyn Engine,
 ) -> (Vec<String>, TranslatedDocument) {
-    let options = PrepareOptions {
-        format: Format::Html,
-        quotes,
-    };
-    let prepared = prepare(source, &options, engine);
-    let inputs: Vec<String> = prepared
-        .model_inputs()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let translations = engine.translate(&refs).expect("engine");
-    (inputs, prepared.finish(&translations))
-}
-
-fn word_spans(text: &str) -> Vec<ByteSpan> {
-    let mut spans = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                spans.push(ByteSpan::new(s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        spans.push(ByteSpan::new(s, text.len()));
-    }
-    spans
+    document_common::translate_with(source, Format::Html, quotes, engine)
 }
 
 /// A fake translation: upper case, the same words, aligned word by word.

@@ -3,6 +3,9 @@
 //! resumed runs. `tests/review_browser.rs` checks the same pages in Chromium.
 
 mod cli_common;
+#[path = "document_common/mod.rs"]
+mod document_common;
+use document_common::whitespace_words as words;
 
 use std::path::Path;
 
@@ -10,26 +13,6 @@ use cli_common::*;
 use de2en::document::{Format, PrepareOptions, QuoteStyle, prepare};
 use de2en::engine::{Engine, EngineError, Translation, WordAlignment};
 use de2en::span::ByteSpan;
-
-/// Whitespace words of `text`.
-fn words(text: &str) -> Vec<ByteSpan> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        match (c.is_whitespace(), start) {
-            (false, None) => start = Some(i),
-            (true, Some(s)) => {
-                out.push(ByteSpan::new(s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push(ByteSpan::new(s, text.len()));
-    }
-    out
-}
 
 /// Translates by upper-casing every word, aligned word for word, and ends every sentence with
 /// punctuation; accepts at most 8 tokens.
