@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-# The browser tests (tests/review_browser.rs) need Chromium: installed here when missing (root,
+# The browser tests (tests/review_browser.rs, tests/html_browser.rs) need Chromium: installed here when missing (root,
 # apt-get). Once it is there, a browser test that cannot run fails instead of saying SKIPPED.
 if chromium=$(bash scripts/install-chromium.sh) && [ -n "$chromium" ]; then
     export DE2EN_CHROMIUM="$chromium" DE2EN_REQUIRE_BROWSER=1

@@ -778,11 +778,13 @@ pub(crate) fn segment_alignment(
                     return None;
                 }
                 let at = match atom.kind {
-                    // The model saw these bytes as they are in the source.
-                    AtomKind::Text | AtomKind::Quote(..) => {
+                    // The model saw these bytes as they are in the source (not so an HTML
+                    // character reference, decoded for the model: it is taken whole below).
+                    AtomKind::Text | AtomKind::Quote(..) if atom.decoded.is_none() => {
                         atom.span.start + (position - range.start)
                     }
-                    // A placeholder or the space standing for a line break: the whole atom.
+                    // A placeholder, the space standing for a line break, a decoded reference:
+                    // the whole atom.
                     _ if end => atom.span.end,
                     _ => atom.span.start,
                 };

@@ -141,6 +141,17 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// What a reader sees of an HTML fragment (a segment of a page): its text, with tags and comments
+/// left out and character references decoded.
+pub fn visible_text(fragment: &str) -> String {
+    tokens(fragment)
+        .filter_map(|t| match t {
+            Token::String(s) => Some(lossy(&s.value)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The tokens of `source` with their spans; html5gum switches to raw text after `<script>` etc.
 fn tokens(source: &str) -> impl Iterator<Item = Token<usize>> + '_ {
     let mut emitter = DefaultEmitter::<usize>::new_with_span();
@@ -789,6 +800,16 @@ mod tests {
             .iter()
             .map(|a| (raw[a.span.start..a.span.end].to_owned(), a.decoded))
             .collect()
+    }
+
+    #[test]
+    fn visible_text_drops_tags_and_decodes_references() {
+        assert_eq!(
+            visible_text(
+                "Die <a href=\"/x\">Gr&uuml;&szlig;e</a> &bdquo;A&ldquo;<!-- c --> &lt;b&gt;"
+            ),
+            "Die Grüße „A“ <b>"
+        );
     }
 
     #[test]

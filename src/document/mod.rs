@@ -39,7 +39,7 @@ use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
 pub use crate::quotes::QuoteStyle;
 pub use crate::span::ByteSpan;
-pub use html::decode_html;
+pub use html::{decode_html, visible_text};
 
 /// Input formats de2en understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

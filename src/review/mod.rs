@@ -151,8 +151,11 @@ pub fn page(
             segment,
             kinds[index],
             starts_block,
-            source,
-            &translated.target,
+            &Texts {
+                source,
+                target: &translated.target,
+                html: format == Format::Html,
+            },
         );
     }
     let summary_json = serde_json::to_string(&summary).unwrap_or_else(|_| "{}".to_owned());
@@ -205,15 +208,26 @@ fn meaning(flag: &str) -> &str {
 }
 
 /// One table row: number and block kind, German, English, score, flags.
+/// The article's two texts a row takes its segment from, and whether they are HTML.
+struct Texts<'a> {
+    source: &'a str,
+    target: &'a str,
+    html: bool,
+}
+
 fn row(
     out: &mut String,
     index: usize,
     segment: &SegmentReport,
     kind: BlockKind,
     starts_block: bool,
-    source: &str,
-    target: &str,
+    texts: &Texts,
 ) {
+    let Texts {
+        source,
+        target,
+        html,
+    } = *texts;
     let mut classes = vec!["seg", kind.class()];
     if starts_block {
         classes.push("block-start");
@@ -268,8 +282,13 @@ fn row(
             Some((s, t))
         })
         .collect();
-    let source_words = distinct_words(pairs.iter().map(|p| p.0), source_text);
-    let target_words = distinct_words(pairs.iter().map(|p| p.1), target_text);
+    let mut source_words = distinct_words(pairs.iter().map(|p| p.0), source_text);
+    let mut target_words = distinct_words(pairs.iter().map(|p| p.1), target_text);
+    if html {
+        // A word inside a tag or a character reference (`&middot;`) is not shown on its own.
+        source_words.retain(|&w| !inside_markup(source_text, w));
+        target_words.retain(|&w| !inside_markup(target_text, w));
+    }
     let mut source_links = vec![Vec::new(); source_words.len()];
     let mut target_links = vec![Vec::new(); target_words.len()];
     for (s, t) in &pairs {
@@ -282,9 +301,9 @@ fn row(
         }
     }
     out.push_str("<td class=\"src\" lang=\"de\">");
-    words_html(out, source_text, &source_words, &source_links);
+    words_html(out, source_text, &source_words, &source_links, html);
     out.push_str("</td><td class=\"tgt\" lang=\"en\">");
-    words_html(out, target_text, &target_words, &target_links);
+    words_html(out, target_text, &target_words, &target_links, html);
     out.push_str("</td>");
     let _ = write!(
         out,
@@ -305,6 +324,30 @@ fn row(
     out.push_str("</td></tr>\n");
 }
 
+/// Whether `word` of an HTML fragment lies inside (or over part of) a tag or a character
+/// reference: the alignment's spans of a decoded character can cut a reference.
+fn inside_markup(text: &str, (start, end): (usize, usize)) -> bool {
+    let word = &text[start..end];
+    // A whole reference inside a word is fine (`Gr&uuml;&szlig;e`), a cut one is not (`&m`).
+    let cut_reference = word
+        .match_indices('&')
+        .any(|(at, _)| !word[at..].contains(';'));
+    if word.contains(['<', '>']) || cut_reference {
+        return true;
+    }
+    let before = &text[..start];
+    let in_tag = match (before.rfind('<'), before.rfind('>')) {
+        (Some(open), Some(close)) => open > close,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let reference = before
+        .rfind('&')
+        .is_some_and(|amp| !before[amp..].contains([' ', ';', '<', '>']))
+        && text[end..].starts_with(|c: char| c == ';' || c.is_alphanumeric() || c == '#');
+    in_tag || reference
+}
+
 /// The aligned words of one side, sorted, without overlaps and on character boundaries.
 fn distinct_words(spans: impl Iterator<Item = (usize, usize)>, text: &str) -> Vec<(usize, usize)> {
     let mut words: Vec<(usize, usize)> = spans
@@ -322,21 +365,35 @@ fn distinct_words(spans: impl Iterator<Item = (usize, usize)>, text: &str) -> Ve
 }
 
 /// `text` escaped, with each aligned word in a span naming the words of the other side it is
-/// aligned with.
-fn words_html(out: &mut String, text: &str, words: &[(usize, usize)], links: &[Vec<usize>]) {
+/// aligned with. From an HTML article (`html`) the row shows what a reader of the page sees: the
+/// text without the page's tags, references decoded.
+fn words_html(
+    out: &mut String,
+    text: &str,
+    words: &[(usize, usize)],
+    links: &[Vec<usize>],
+    html: bool,
+) {
+    let shown = |piece: &str| {
+        if html {
+            escape(&crate::document::visible_text(piece))
+        } else {
+            escape(piece)
+        }
+    };
     let mut cursor = 0;
     for (i, &(start, end)) in words.iter().enumerate() {
-        out.push_str(&escape(&text[cursor..start]));
+        out.push_str(&shown(&text[cursor..start]));
         let to: Vec<String> = links[i].iter().map(usize::to_string).collect();
         let _ = write!(
             out,
             "<span class=\"w\" data-w=\"{i}\" data-to=\"{}\">{}</span>",
             to.join(" "),
-            escape(&text[start..end])
+            shown(&text[start..end])
         );
         cursor = end;
     }
-    out.push_str(&escape(&text[cursor..]));
+    out.push_str(&shown(&text[cursor..]));
 }
 
 /// What a block is, as far as the page shows it.
