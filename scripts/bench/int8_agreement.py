@@ -20,7 +20,7 @@ use today — beside it, measured with the same sentences, settings and metrics 
    the first 8 generated tokens between int8 and fp32.
 
 How the engines are driven:
-- de2en: `de2en translate --quiet --input-format lines --format json --model DIR --beam-size B
+- de2en: `de2en translate --guard off --quiet --input-format lines --format json --model DIR --beam-size B
   --max-length L --threads T [--precision int8]`. Its JSON gives each segment's `target` and
   `score`, the mean log-probability per generated token (EOS included); no token ids. The sum
   log-probability is taken from a segment's `sum_logprob` field, or `score` × `tokens`, when the
@@ -98,7 +98,7 @@ def de2en_translate(args, model_dir: Path, sentences: list[str], beam: int, max_
     cmd = [
         args.de2en, "translate", "--quiet", "--input-format", "lines", "--format", "json",
         "--model", str(model_dir), "--beam-size", str(beam), "--max-length", str(max_length),
-        "--threads", str(args.threads),
+        "--threads", str(args.threads), "--guard", "off",
     ]  # fmt: skip
     if int8:
         cmd += ["--precision", "int8"]
