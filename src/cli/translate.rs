@@ -85,7 +85,6 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
     }
 }
 
-/// The one-line summary that ends every run (and the hint after an interruption).
 /// The guard's part of the manifest fingerprint: its mode and thresholds change outputs. Empty
 /// with the guard off, so manifests written before the guard existed stay valid for `--guard off`.
 fn guard_fingerprint(guard: &GuardConfig) -> String {
@@ -98,6 +97,7 @@ fn guard_fingerprint(guard: &GuardConfig) -> String {
     }
 }
 
+/// The one-line summary that ends every run (and the hint after an interruption).
 fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode) {
     let seconds = reporter.elapsed().as_secs_f64();
     let mut line = format!(
