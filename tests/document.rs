@@ -721,6 +721,11 @@ const MARKDOWN_REGRESSIONS: &[(&str, &str)] = &[
         "the placeholder ZX1 before \"1.\" read as ZX11, was taken for lost and the inline \
          code appended at the end",
     ),
+    (
+        "Das`https://example.org/x?y=1`*`* ",
+        "the emphasis around a lone backtick moved, and that backtick merged with the inline \
+         code's closing one into a run of two: the code span no longer closed",
+    ),
 ];
 
 #[test]

@@ -409,6 +409,17 @@ pub(crate) fn render(
             {
                 "\\<"
             }
+            // A backtick right next to a protected token (inline code) would merge with the
+            // code's own backticks into a longer run (`x``) once markup between them moved:
+            // escaped, it stays a literal backtick.
+            '`' if plan.markdown
+                && !target[..p].ends_with('\\')
+                && protected_spans
+                    .iter()
+                    .any(|s| s.end == p || s.start == p + 1) =>
+            {
+                "\\`"
+            }
             _ => match html_escape(plan.html, c) {
                 Some(escaped) => escaped,
                 None => continue,
