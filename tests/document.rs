@@ -8,7 +8,7 @@ use de2en::document::{Format, QuoteStyle, TranslatedDocument};
 use de2en::engine::identity::IdentityEngine;
 use de2en::engine::{Engine, EngineError, Translation, WordAlignment};
 use de2en::{ByteSpan, quotes};
-use document_common::{translate_with, whitespace_words as word_spans};
+use document_common::{UpperEngine, translate_with, whitespace_words as word_spans};
 use proptest::prelude::*;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -31,39 +31,6 @@ fn format_of(name: &str) -> Format {
         Format::Markdown
     } else {
         Format::Text
-    }
-}
-
-/// A fake translation: every word upper-cased, the same order; aligned word by word if asked.
-struct UpperEngine {
-    aligned: bool,
-}
-
-impl Engine for UpperEngine {
-    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
-        Ok(sentences
-            .iter()
-            .map(|s| {
-                let text = s.to_uppercase();
-                let alignment = self.aligned.then(|| WordAlignment {
-                    pairs: word_spans(s).into_iter().zip(word_spans(&text)).collect(),
-                });
-                Translation {
-                    text,
-                    token_ids: vec![1, 2],
-                    sum_logprob: -1.0,
-                    mean_logprob: -0.5,
-                    alignment,
-                    ..Translation::default()
-                }
-            })
-            .collect())
-    }
-    fn source_token_count(&self, sentence: &str) -> usize {
-        sentence.split_whitespace().count() + 1
-    }
-    fn max_source_tokens(&self) -> usize {
-        512
     }
 }
 
@@ -240,7 +207,7 @@ fn kerry_structure_survives_a_translation() {
         source,
         Format::Text,
         QuoteStyle::English,
-        &UpperEngine { aligned: false },
+        &UpperEngine::UNALIGNED,
     );
     let source_lines: Vec<&str> = source.lines().collect();
     let target_lines: Vec<&str> = doc.target.lines().collect();
@@ -270,7 +237,7 @@ fn interview_lines_markers_and_urls() {
         source,
         Format::Text,
         QuoteStyle::English,
-        &UpperEngine { aligned: false },
+        &UpperEngine::UNALIGNED,
     );
     for input in &inputs {
         assert!(
@@ -307,7 +274,7 @@ fn lists_keep_markers_and_indentation() {
         source,
         Format::Text,
         QuoteStyle::English,
-        &UpperEngine { aligned: false },
+        &UpperEngine::UNALIGNED,
     );
     for (s, t) in source.lines().zip(doc.target.lines()) {
         let s_prefix: String = s.chars().take_while(|c| !c.is_alphabetic()).collect();
@@ -419,8 +386,8 @@ fn inline_markup(markdown: &str) -> Vec<String> {
 fn markdown_keeps_blocks_code_links_and_markup() {
     let source = ARTICLES[4].1;
     let engines: Vec<(&str, Box<dyn Engine>)> = vec![
-        ("upper", Box::new(UpperEngine { aligned: false })),
-        ("upper-aligned", Box::new(UpperEngine { aligned: true })),
+        ("upper", Box::new(UpperEngine::UNALIGNED)),
+        ("upper-aligned", Box::new(UpperEngine::ALIGNED)),
         ("reverse", Box::new(ReverseEngine)),
     ];
     for (name, engine) in &engines {
@@ -470,7 +437,7 @@ fn markdown_keeps_blocks_code_links_and_markup() {
         source,
         Format::Markdown,
         QuoteStyle::English,
-        &UpperEngine { aligned: true },
+        &UpperEngine::ALIGNED,
     );
     assert!(
         aligned
@@ -585,7 +552,7 @@ proptest! {
         let split = split.min(words.len());
         let quoted = format!("{}{}. {}{}", marks.0, words[..split].join(" "), words[split..].join(" "), marks.1);
         let text = format!("Er sagte: {quoted} Dann ging er.");
-        for engine in [&IdentityEngine as &dyn Engine, &DropQuotesEngine, &UpperEngine { aligned: false }] {
+        for engine in [&IdentityEngine as &dyn Engine, &DropQuotesEngine, &UpperEngine::UNALIGNED] {
             let (_, doc) = translate_with(&text, Format::Text, QuoteStyle::English, engine);
             prop_assert_eq!(doc.target.matches('“').count(), doc.target.matches('”').count(), "{}", doc.target);
         }
@@ -597,7 +564,7 @@ proptest! {
     fn markdown_structure_survives_upper_case(
         text in random_text().prop_filter("no table rows or fences", |t| !t.contains("|---|") && !t.contains("```"))
     ) {
-        let (_, doc) = translate_with(&text, Format::Markdown, QuoteStyle::Keep, &UpperEngine { aligned: true });
+        let (_, doc) = translate_with(&text, Format::Markdown, QuoteStyle::Keep, &UpperEngine::ALIGNED);
         prop_assert_eq!(skeleton(&doc.target).len(), skeleton(&text).len(), "{}", doc.target);
     }
 }
@@ -611,7 +578,7 @@ fn an_escaped_angle_bracket_stays_text_after_translation() {
         text,
         Format::Markdown,
         QuoteStyle::Keep,
-        &UpperEngine { aligned: true },
+        &UpperEngine::ALIGNED,
     );
     assert_eq!(
         skeleton(&doc.target).len(),
@@ -667,7 +634,7 @@ fn lines_that_are_not_prose_stay_out_of_the_model() {
         source,
         Format::Text,
         QuoteStyle::English,
-        &UpperEngine { aligned: false },
+        &UpperEngine::UNALIGNED,
     );
     assert_eq!(inputs, vec!["Stand: 29.11.2026"]);
     assert_eq!(doc.target, source.replacen("Stand:", "STAND:", 1));
@@ -680,7 +647,7 @@ fn json_report_has_spans_scores_and_flags() {
         source,
         Format::Text,
         QuoteStyle::English,
-        &UpperEngine { aligned: false },
+        &UpperEngine::UNALIGNED,
     );
     let json = serde_json::to_value(&doc).expect("serialisable");
     let segment = &json["segments"][0];
@@ -735,7 +702,7 @@ fn markdown_structure_survives_upper_case_on_past_failures() {
             text,
             Format::Markdown,
             QuoteStyle::Keep,
-            &UpperEngine { aligned: true },
+            &UpperEngine::ALIGNED,
         );
         assert_eq!(
             skeleton(&doc.target),

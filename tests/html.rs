@@ -6,7 +6,7 @@ mod cli_common;
 #[path = "document_common/mod.rs"]
 mod document_common;
 mod model_common;
-use document_common::alphanumeric_words as word_spans;
+use document_common::{UpperEngine, alphanumeric_words as word_spans};
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ use de2en::ByteSpan;
 use de2en::document::{Format, QuoteStyle, TranslatedDocument, decode_html};
 use de2en::engine::identity::IdentityEngine;
 use de2en::engine::marian::{EngineSettings, MarianEngine};
-use de2en::engine::{Engine, EngineError, Translation, WordAlignment};
+use de2en::engine::{Engine, EngineError, Translation};
 use html5gum::Tokenizer;
 use html5gum::emitters::default::{DefaultEmitter, Token};
 use proptest::prelude::*;
@@ -54,33 +54,9 @@ fn translate_with(
 }
 
 /// A fake translation: upper case, the same words, aligned word by word.
-struct UpperEngine;
-
-impl Engine for UpperEngine {
-    fn translate(&self, sentences: &[&str]) -> Result<Vec<Translation>, EngineError> {
-        Ok(sentences
-            .iter()
-            .map(|s| {
-                let text = s.to_uppercase();
-                let pairs = word_spans(s).into_iter().zip(word_spans(&text)).collect();
-                Translation {
-                    text,
-                    token_ids: vec![1, 2],
-                    sum_logprob: -1.0,
-                    mean_logprob: -0.5,
-                    alignment: Some(WordAlignment { pairs }),
-                    ..Translation::default()
-                }
-            })
-            .collect())
-    }
-    fn source_token_count(&self, sentence: &str) -> usize {
-        sentence.split_whitespace().count() + 1
-    }
-    fn max_source_tokens(&self) -> usize {
-        512
-    }
-}
+const UPPER: UpperEngine = UpperEngine {
+    alignment: Some(word_spans),
+};
 
 /// A fake translation that writes what HTML must escape, and no alignment.
 struct FixedEngine(&'static str);
@@ -337,7 +313,7 @@ proptest! {
 
     #[test]
     fn a_translation_keeps_every_tag_in_order_on_generated_pages(page in random_page()) {
-        let (_, doc) = translate_with(&page, QuoteStyle::English, &UpperEngine);
+        let (_, doc) = translate_with(&page, QuoteStyle::English, &UPPER);
         prop_assert_eq!(tag_sequence(&doc.target), tag_sequence(&page), "{}", doc.target);
         prop_assert_eq!(never_translated(&doc.target), never_translated(&page));
     }
@@ -365,7 +341,7 @@ fn stray_closing_tags_are_kept() {
     ] {
         let (_, doc) = translate_with(page, QuoteStyle::Keep, &IdentityEngine);
         assert_eq!(doc.target, page);
-        let (_, upper) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+        let (_, upper) = translate_with(page, QuoteStyle::Keep, &UPPER);
         assert_eq!(tag_sequence(&upper.target), tag_sequence(page));
     }
 }
@@ -382,7 +358,7 @@ fn line_breaks_and_br_are_one_space_for_the_model() {
         ]
     );
     assert_eq!(doc.target, page);
-    let (_, upper) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+    let (_, upper) = translate_with(page, QuoteStyle::Keep, &UPPER);
     assert_eq!(
         upper.target,
         "<p>DIE STADT PLANT\n      NEUE RADWEGE.<br>\nDER RAT STIMMT <br> AM MONTAG AB.</p>"
@@ -415,7 +391,7 @@ fn attributes_for_people_are_translated_and_others_kept() {
         "<input placeholder=\"Suche\" value=\"Suche\">",
         "</body></html>"
     );
-    let (_, doc) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+    let (_, doc) = translate_with(page, QuoteStyle::Keep, &UPPER);
     let expected = page
         .replace("lang=\"de-DE\"", "lang=\"en\"")
         .replace("\"Eine Beschreibung\"", "\"EINE BESCHREIBUNG\"")
@@ -438,7 +414,7 @@ fn attributes_of_tags_inside_a_sentence_are_translated_into_the_tag() {
         "<p>Der <a href=\"/rat\" title=\"Mehr &uuml;ber den Rat\">Rat</a> der ",
         "<abbr title='Europäische Union'>EU</abbr> tagt <img src=x alt=\"Ein Foto\" title=Bild> heute.</p>"
     );
-    let (inputs, doc) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+    let (inputs, doc) = translate_with(page, QuoteStyle::Keep, &UPPER);
     assert_eq!(
         inputs,
         vec![
@@ -475,7 +451,7 @@ fn never_translated_elements_stay_out_of_the_model() {
         "<div translate=\"no\"><p>Markiert bleibt</p></div><p class=\"x notranslate\">Klasse bleibt</p>",
         "<p>Am Ende <span translate=no>Name bleibt</span> steht ein Satz.</p>"
     );
-    let (inputs, doc) = translate_with(page, QuoteStyle::Keep, &UpperEngine);
+    let (inputs, doc) = translate_with(page, QuoteStyle::Keep, &UPPER);
     for input in &inputs {
         assert!(
             !input.contains("bleibt") && !input.contains("Strg"),

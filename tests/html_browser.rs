@@ -14,29 +14,12 @@ mod cli_common;
 
 use std::path::{Path, PathBuf};
 
-use browser_common::{Browser, Page, file_url, open_page};
+use browser_common::{Browser, Page, eval, file_url, open_page};
 use cli_common::*;
 use serde_json::{Value, json};
 
 fn pages_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/html")
-}
-
-/// Runs de2en with the fixture model on a file or folder; `output` holds the result.
-fn translate(home: &Path, format: &str, input: &Path, output: &Path) {
-    let result = de2en(home)
-        .args(["translate", "-q", "--format", format, "--model"])
-        .arg(fixture_model("tiny-swish"))
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .output()
-        .expect("run de2en");
-    assert!(result.status.success(), "{result:?}");
-}
-
-fn eval(page: &mut Page, js: &str) -> Value {
-    page.eval(js).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A new tab of `browser` with `path` loaded.
@@ -137,7 +120,7 @@ fn translated_html_articles_keep_their_page_in_the_browser() {
     for required in ["bundestag-haushalt.de.html", "altstadt-rathaus.de.html"] {
         assert!(names.iter().any(|n| n == required), "{required} is missing");
     }
-    translate(tmp.path(), "text", &input, &out);
+    translate_with_fixture(tmp.path(), "text", &input, &out);
 
     let first = input.join(&names[0]);
     let Some((browser, _first)) = open_page(
@@ -247,8 +230,8 @@ fn review_page_of_an_html_article() {
     let article = pages_dir().join("bundestag-haushalt.de.html");
     let page_path = tmp.path().join("bundestag.review.html");
     let json_path = tmp.path().join("bundestag.json");
-    translate(tmp.path(), "review", &article, &page_path);
-    translate(tmp.path(), "json", &article, &json_path);
+    translate_with_fixture(tmp.path(), "review", &article, &page_path);
+    translate_with_fixture(tmp.path(), "json", &article, &json_path);
     let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     let segments = json["segments"].as_array().unwrap().clone();
     assert!(

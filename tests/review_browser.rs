@@ -10,29 +10,12 @@ mod cli_common;
 
 use std::path::Path;
 
-use browser_common::{Page, file_url, open_page};
+use browser_common::{Page, eval, file_url, open_page};
 use cli_common::*;
 use serde_json::{Value, json};
 
 fn example_article() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/articles/euronews-kerry-syrien.de.txt")
-}
-
-/// Runs de2en with the fixture model; the output path's content is the result.
-fn translate(home: &Path, format: &str, input: &Path, output: &Path) {
-    let result = de2en(home)
-        .args(["translate", "-q", "--format", format, "--model"])
-        .arg(fixture_model("tiny-swish"))
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .output()
-        .expect("run de2en");
-    assert!(result.status.success(), "{result:?}");
-}
-
-fn eval(page: &mut Page, js: &str) -> Value {
-    page.eval(js).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Data-index of the rows in the order shown, visible ones only.
@@ -55,8 +38,8 @@ fn review_page_of_the_example_article() {
     let tmp = tempfile::tempdir().unwrap();
     let page_path = tmp.path().join("kerry.review.html");
     let json_path = tmp.path().join("kerry.json");
-    translate(tmp.path(), "review", &example_article(), &page_path);
-    translate(tmp.path(), "json", &example_article(), &json_path);
+    translate_with_fixture(tmp.path(), "review", &example_article(), &page_path);
+    translate_with_fixture(tmp.path(), "json", &example_article(), &json_path);
     let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     let segments = json["segments"].as_array().unwrap().clone();
     let flagged: Vec<u64> = (0..segments.len() as u64)
@@ -241,7 +224,7 @@ fn folder_index_lists_and_links_every_page() {
     .unwrap();
     std::fs::copy(articles.join("bericht.de.md"), input.join("bericht.de.md")).unwrap();
     let out = tmp.path().join("out");
-    translate(tmp.path(), "review", &input, &out);
+    translate_with_fixture(tmp.path(), "review", &input, &out);
 
     let Some((_browser, mut page)) = open_page(
         &out.join("index.html"),

@@ -427,3 +427,8 @@ impl Page {
             .collect()
     }
 }
+
+/// `page.eval(js)`, failing the test with the browser's message.
+pub fn eval(page: &mut Page, js: &str) -> Value {
+    page.eval(js).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -112,3 +112,17 @@ pub fn fixture_model(name: &str) -> PathBuf {
         .join("tests/fixtures/models")
         .join(name)
 }
+
+/// Translates a file or folder with the tiny-swish fixture model in `format` (`-o output`);
+/// fails the test when de2en does not succeed.
+pub fn translate_with_fixture(home: &Path, format: &str, input: &Path, output: &Path) {
+    let result = de2en(home)
+        .args(["translate", "-q", "--format", format, "--model"])
+        .arg(fixture_model("tiny-swish"))
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .output()
+        .expect("run de2en");
+    assert!(result.status.success(), "{result:?}");
+}
