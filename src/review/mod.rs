@@ -285,9 +285,8 @@ fn row(
     let mut source_words = distinct_words(pairs.iter().map(|p| p.0), source_text);
     let mut target_words = distinct_words(pairs.iter().map(|p| p.1), target_text);
     if html {
-        // A word inside a tag or a character reference (`&middot;`) is not shown on its own.
-        source_words.retain(|&w| !inside_markup(source_text, w));
-        target_words.retain(|&w| !inside_markup(target_text, w));
+        source_words.retain(|&w| !is_tag(source_text, w));
+        target_words.retain(|&w| !is_tag(target_text, w));
     }
     let mut source_links = vec![Vec::new(); source_words.len()];
     let mut target_links = vec![Vec::new(); target_words.len()];
@@ -324,28 +323,10 @@ fn row(
     out.push_str("</td></tr>\n");
 }
 
-/// Whether `word` of an HTML fragment lies inside (or over part of) a tag or a character
-/// reference: the alignment's spans of a decoded character can cut a reference.
-fn inside_markup(text: &str, (start, end): (usize, usize)) -> bool {
-    let word = &text[start..end];
-    // A whole reference inside a word is fine (`Gr&uuml;&szlig;e`), a cut one is not (`&m`).
-    let cut_reference = word
-        .match_indices('&')
-        .any(|(at, _)| !word[at..].contains(';'));
-    if word.contains(['<', '>']) || cut_reference {
-        return true;
-    }
-    let before = &text[..start];
-    let in_tag = match (before.rfind('<'), before.rfind('>')) {
-        (Some(open), Some(close)) => open > close,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    let reference = before
-        .rfind('&')
-        .is_some_and(|amp| !before[amp..].contains([' ', ';', '<', '>']))
-        && text[end..].starts_with(|c: char| c == ';' || c.is_alphanumeric() || c == '#');
-    in_tag || reference
+/// Whether an aligned `word` of an HTML fragment is a tag: an inline image or other protected
+/// token aligned as a whole, which shows no text of its own.
+fn is_tag(text: &str, (start, end): (usize, usize)) -> bool {
+    text[start..end].contains(['<', '>'])
 }
 
 /// The aligned words of one side, sorted, without overlaps and on character boundaries.
