@@ -7,18 +7,26 @@ mod model_common;
 
 use cli_common::*;
 use de2en::engine::Engine;
-use de2en::engine::marian::linear::Precision;
+use de2en::engine::marian::linear::{Int8Kernel, Precision, with_int8_kernel};
 use de2en::engine::marian::{EngineSettings, MarianEngine};
 use model_common::{fixture_dir, golden_sentences};
 
-fn translate(model: &str, beam: usize, precision: Precision) -> Vec<(String, f32)> {
+fn translate(
+    model: &str,
+    beam: usize,
+    precision: Precision,
+    kernel: Int8Kernel,
+) -> Vec<(String, f32)> {
     let settings = EngineSettings {
         beam_size: Some(beam),
         max_new_tokens: Some(40),
         precision,
         ..EngineSettings::default()
     };
-    let engine = MarianEngine::load(&fixture_dir(model), &settings).expect("load");
+    let engine = with_int8_kernel(kernel, || {
+        MarianEngine::load(&fixture_dir(model), &settings)
+    })
+    .expect("load");
     let sentences = golden_sentences(model);
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     engine
@@ -29,40 +37,74 @@ fn translate(model: &str, beam: usize, precision: Precision) -> Vec<(String, f32
         .collect()
 }
 
+/// The int8 kernels to check: the one this CPU runs by default, then every other one that computes
+/// exact sums here (on AVX-512 VNNI both rten-gemm's and the widened AVX2 kernel, so such a machine
+/// checks the AVX2 arithmetic too).
+fn kernels_to_check() -> Vec<Int8Kernel> {
+    let default = Int8Kernel::for_this_cpu();
+    let mut kernels = vec![default];
+    kernels.extend(
+        [Int8Kernel::Rten, Int8Kernel::Widened]
+            .into_iter()
+            .filter(|k| *k != default && k.is_available() && k.is_exact()),
+    );
+    kernels
+}
+
 /// The share of golden sentences whose int8 translation equals the f32 one, and the mean |Δ| of
 /// the sum log-probability, printed for the README (`cargo test --test int8 -- --nocapture`).
-/// The floor is well below what int8 reaches (17–19 of 20) and far above what a broken int8 path
-/// gives (wrong scales or zero points translate nothing alike).
+/// The floor is the accuracy target of issue 19 (≥ 85 % equal, mean |Δ| ≤ 0.15) on every fixture
+/// and setting, which full 8-bit arithmetic reaches (17–20 of 20) and a broken int8 path (wrong
+/// scales or zero points, 7-bit activations) does not.
 #[test]
 fn int8_translations_stay_close_to_f32() {
+    for kernel in kernels_to_check() {
+        for model in ["tiny-swish", "tiny-gelu"] {
+            for beam in [1, 4] {
+                let exact = translate(model, beam, Precision::F32, kernel);
+                let quantized = translate(model, beam, Precision::Int8, kernel);
+                let same = exact
+                    .iter()
+                    .zip(&quantized)
+                    .filter(|(a, b)| a.0 == b.0)
+                    .count();
+                let mean_delta = exact
+                    .iter()
+                    .zip(&quantized)
+                    .map(|(a, b)| (a.1 - b.1).abs())
+                    .sum::<f32>()
+                    / exact.len() as f32;
+                println!(
+                    "{model} beam {beam} ({kernel:?} kernel): int8 = f32 for {same}/{} sentences, mean |Δ sum log-prob| {mean_delta:.4}",
+                    exact.len()
+                );
+                assert!(
+                    same * 100 >= exact.len() * 85,
+                    "{model} beam {beam} ({kernel:?}): only {same}/{} int8 translations equal f32",
+                    exact.len()
+                );
+                assert!(
+                    mean_delta <= 0.15,
+                    "{model} beam {beam} ({kernel:?}): mean |Δ| {mean_delta}"
+                );
+            }
+        }
+    }
+}
+
+/// Where two exact kernels run here, their translations are identical, scores to the bit.
+#[test]
+fn int8_kernels_translate_identically() {
+    let kernels = kernels_to_check();
+    if kernels.len() < 2 {
+        println!("SKIPPED: one exact int8 kernel on this CPU ({kernels:?})");
+        return;
+    }
     for model in ["tiny-swish", "tiny-gelu"] {
-        for beam in [1, 4] {
-            let exact = translate(model, beam, Precision::F32);
-            let quantized = translate(model, beam, Precision::Int8);
-            let same = exact
-                .iter()
-                .zip(&quantized)
-                .filter(|(a, b)| a.0 == b.0)
-                .count();
-            let mean_delta = exact
-                .iter()
-                .zip(&quantized)
-                .map(|(a, b)| (a.1 - b.1).abs())
-                .sum::<f32>()
-                / exact.len() as f32;
-            println!(
-                "{model} beam {beam}: int8 = f32 for {same}/{} sentences, mean |Δ sum log-prob| {mean_delta:.4}",
-                exact.len()
-            );
-            assert!(
-                same * 10 >= exact.len() * 7,
-                "{model} beam {beam}: only {same}/{} int8 translations equal f32",
-                exact.len()
-            );
-            assert!(
-                mean_delta < 0.5,
-                "{model} beam {beam}: mean |Δ| {mean_delta}"
-            );
+        let reference = translate(model, 4, Precision::Int8, kernels[0]);
+        for &kernel in &kernels[1..] {
+            let got = translate(model, 4, Precision::Int8, kernel);
+            assert_eq!(got, reference, "{model}: {kernel:?} vs {:?}", kernels[0]);
         }
     }
 }

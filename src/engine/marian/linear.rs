@@ -10,10 +10,14 @@
 //!   u8, as the u8×i8 instructions want), products accumulated in i32, then scaled back to f32
 //!   with the bias added. Layer norms, softmax and attention stay f32.
 //!
-//! rten-gemm chooses its kernels at run time from the CPU: AVX-512 (with VNNI's `vpdpbusd` where
-//! the CPU has it), AVX2 + FMA, a portable fallback (and NEON / dot-product / i8mm on ARM).
-//! Without VNNI its int8 kernels use `vpmaddubsw`, whose i16 pair sums can saturate; activations
-//! are then quantized to 7 bits (±63), which cannot.
+//! The int8 products are exact integer sums on every CPU, so int8 translates the same everywhere
+//! (issue 19). rten-gemm chooses its kernels at run time from the CPU: AVX-512 with VNNI's
+//! `vpdpbusd`, dot-product / i8mm on ARM, a portable fallback — all exact. Its AVX2 kernel (and
+//! AVX-512 without VNNI) uses `vpmaddubsw`, whose i16 pair sums saturate for full 8-bit values;
+//! there the layers use our own kernel instead ([`super::int8_widened`]: i16 × i16 pairs with
+//! `vpmaddwd`, which cannot). [`Int8Kernel`] names the two; `DE2EN_INT8_KERNEL` or
+//! [`with_int8_kernel`] force one (tests, benchmarks). rten-gemm's kernel forced onto a CPU where it
+//! could saturate gets 7-bit activations (±63), the arithmetic before issue 19.
 
 use candle_core::{Device, Storage, Tensor};
 use rayon::prelude::*;
@@ -22,6 +26,7 @@ use rten_gemm::{
 };
 use rten_tensor::NdTensorView;
 
+use super::int8_widened;
 use crate::engine::EngineError;
 
 /// Runs `f` on the f32 contents of `t` (made contiguous first), without copying.
@@ -51,6 +56,82 @@ pub enum Precision {
     Int8,
 }
 
+/// The kernel that multiplies int8 layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// rten-gemm's, as it chooses for the CPU (VNNI, ARM dot products, portable; on CPUs where its
+    /// products could saturate, with 7-bit activations).
+    Rten,
+    /// [`super::int8_widened`]: AVX2, exact for full 8-bit values.
+    Widened,
+}
+
+impl Int8Kernel {
+    /// What this CPU runs by default: rten-gemm's where its sums are exact, else the widened
+    /// kernel where the CPU has AVX2 (else rten-gemm's with 7-bit activations).
+    pub fn for_this_cpu() -> Self {
+        if INT8_GEMM.with(|g| g.may_saturate()) && int8_widened::is_available() {
+            Self::Widened
+        } else {
+            Self::Rten
+        }
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn is_available(self) -> bool {
+        match self {
+            Self::Rten => true,
+            Self::Widened => int8_widened::is_available(),
+        }
+    }
+
+    /// Whether the kernel's products are exact for full 8-bit activations here.
+    pub fn is_exact(self) -> bool {
+        match self {
+            Self::Rten => !INT8_GEMM.with(|g| g.may_saturate()),
+            Self::Widened => true,
+        }
+    }
+
+    /// The kernel for layers packed now: [`with_int8_kernel`]'s, else `DE2EN_INT8_KERNEL`'s
+    /// (`rten` or `widened`), else [`Int8Kernel::for_this_cpu`].
+    fn chosen() -> Result<Self, EngineError> {
+        let kernel = match KERNEL_OVERRIDE.with(std::cell::Cell::get) {
+            Some(kernel) => kernel,
+            None => match std::env::var("DE2EN_INT8_KERNEL").as_deref() {
+                Err(_) | Ok("") | Ok("auto") => Self::for_this_cpu(),
+                Ok("rten") => Self::Rten,
+                Ok("widened") => Self::Widened,
+                Ok(other) => {
+                    return Err(EngineError::InvalidOption(format!(
+                        "DE2EN_INT8_KERNEL={other}: use auto, rten or widened"
+                    )));
+                }
+            },
+        };
+        if kernel.is_available() {
+            Ok(kernel)
+        } else {
+            Err(EngineError::InvalidOption(format!(
+                "the {kernel:?} int8 kernel needs AVX2, which this CPU lacks"
+            )))
+        }
+    }
+}
+
+thread_local! {
+    static KERNEL_OVERRIDE: std::cell::Cell<Option<Int8Kernel>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `load` with every int8 layer it packs on this thread multiplied by `kernel` (a test hook:
+/// one process can compare the kernels, where an environment variable would be process-wide).
+pub fn with_int8_kernel<R>(kernel: Int8Kernel, load: impl FnOnce() -> R) -> R {
+    let previous = KERNEL_OVERRIDE.with(|k| k.replace(Some(kernel)));
+    let result = load();
+    KERNEL_OVERRIDE.with(|k| k.set(previous));
+    result
+}
+
 thread_local! {
     // An executor is its CPU's kernel choice; it is not `Sync`, so each thread has its own (every
     // thread picks the same kernels, so weights packed by one fit the others).
@@ -61,10 +142,16 @@ thread_local! {
 enum Weights {
     F32(PackedBMatrix<f32>),
     Int8 {
-        packed: PackedBMatrix<i8>,
+        packed: PackedInt8,
         /// Per output channel: the weight of quantized value 1.
         scales: Vec<f32>,
     },
+}
+
+/// int8 weights packed for the kernel that multiplies them.
+enum PackedInt8 {
+    Rten(PackedBMatrix<i8>),
+    Widened(int8_widened::PackedWeights),
 }
 
 /// A dense layer over 2-D inputs `[rows, in_dim]`.
@@ -95,10 +182,14 @@ impl Dense {
             ))
             .into());
         }
+        let int8_kernel = match precision {
+            Precision::F32 => None,
+            Precision::Int8 => Some(Int8Kernel::chosen()?),
+        };
         // Packed straight from the tensor's storage: a copy of the 58 101-row output projection
         // first would add 119 MB to the peak while loading.
         with_f32(weight, |values| {
-            Self::from_rows(values, out_dim, in_dim, bias, precision)
+            Self::from_rows(values, out_dim, in_dim, bias, int8_kernel)
         })
     }
 
@@ -119,21 +210,26 @@ impl Dense {
         out_dim: usize,
         in_dim: usize,
         bias: Option<Vec<f32>>,
-        precision: Precision,
+        int8_kernel: Option<Int8Kernel>,
     ) -> Self {
         // `values` is W: [out, in]; the gemm computes x · Wᵀ, so B is W viewed transposed.
-        let weights = match precision {
-            Precision::F32 => {
+        let weights = match int8_kernel {
+            None => {
                 let w = NdTensorView::from_data([out_dim, in_dim], values);
                 Weights::F32(F32_GEMM.with(|g| g.prepack_b(w.transposed())))
             }
-            Precision::Int8 => {
+            Some(kernel) => {
                 let (quantized, scales) = quantize_rows(values, in_dim);
-                let w = NdTensorView::from_data([out_dim, in_dim], quantized.as_slice());
-                Weights::Int8 {
-                    packed: INT8_GEMM.with(|g| g.prepack_b(w.transposed())),
-                    scales,
-                }
+                let packed = match kernel {
+                    Int8Kernel::Rten => {
+                        let w = NdTensorView::from_data([out_dim, in_dim], quantized.as_slice());
+                        PackedInt8::Rten(INT8_GEMM.with(|g| g.prepack_b(w.transposed())))
+                    }
+                    Int8Kernel::Widened => PackedInt8::Widened(int8_widened::PackedWeights::pack(
+                        &quantized, out_dim, in_dim,
+                    )),
+                };
+                Weights::Int8 { packed, scales }
             }
         };
         Self {
@@ -160,15 +256,12 @@ impl Dense {
 
     /// `x·Wᵀ + b` for `rows` rows of `in_dim` values in `x`.
     pub fn forward_slice(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, EngineError> {
-        let gemm_error = |e: rten_gemm::GemmError| {
-            EngineError::Tensor(candle_core::Error::Msg(format!("gemm failed: {e}")))
-        };
         if rows == 0 || self.out_dim == 0 {
             return Ok(vec![0.0; rows * self.out_dim]);
         }
-        let a = NdTensorView::from_data([rows, self.in_dim], x);
         match &self.weights {
             Weights::F32(packed) => {
+                let a = NdTensorView::from_data([rows, self.in_dim], x);
                 let mut out = Vec::with_capacity(rows * self.out_dim);
                 F32_GEMM
                     .with(|gemm| {
@@ -189,39 +282,10 @@ impl Dense {
                 Ok(out)
             }
             Weights::Int8 { packed, scales } => {
-                let limit = activation_limit();
-                let zero_point = limit as u8 + 1;
-                let mut quantized = vec![0u8; rows * self.in_dim];
-                let mut row_scales = vec![0f32; rows];
-                quantized
-                    .par_chunks_mut(self.in_dim)
-                    .zip(row_scales.par_iter_mut())
-                    .zip(x.par_chunks(self.in_dim))
-                    .with_min_len(16)
-                    .for_each(|((q, scale), row)| {
-                        *scale = quantize_activations(row, q, limit, zero_point);
-                    });
-                let zero_points = vec![zero_point; rows];
-                let a = NdTensorView::from_data([rows, self.in_dim], quantized.as_slice());
-                let mut accumulated: Vec<i32> = Vec::with_capacity(rows * self.out_dim);
-                INT8_GEMM
-                    .with(|gemm| {
-                        gemm.gemm_uninit(
-                            &mut accumulated.spare_capacity_mut()[..rows * self.out_dim],
-                            GemmInputA::Unpacked(a),
-                            GemmInputB::Packed(packed),
-                            GemmUninitOptions {
-                                a_quant: Some(QuantParams {
-                                    zero_point: &zero_points,
-                                }),
-                                ..Default::default()
-                            },
-                        )
-                        .map(|_| ())
-                    })
-                    .map_err(gemm_error)?;
-                // SAFETY: `gemm_uninit` succeeded, so it wrote every one of the elements.
-                unsafe { accumulated.set_len(rows * self.out_dim) };
+                let (mut accumulated, row_scales) = match packed {
+                    PackedInt8::Rten(packed) => self.rten_int8_sums(x, rows, packed)?,
+                    PackedInt8::Widened(packed) => self.widened_int8_sums(x, rows, packed),
+                };
                 // Scaled back in place: the logits are 30 MB at beam 4 batch 32, and a second
                 // buffer of that size cost a memset and fresh pages on every step.
                 accumulated
@@ -242,6 +306,80 @@ impl Dense {
             }
         }
     }
+}
+
+impl Dense {
+    /// The i32 sums of `x`'s quantized rows with the weights, by rten-gemm's kernel, and each
+    /// row's scale.
+    fn rten_int8_sums(
+        &self,
+        x: &[f32],
+        rows: usize,
+        packed: &PackedBMatrix<i8>,
+    ) -> Result<(Vec<i32>, Vec<f32>), EngineError> {
+        let limit = activation_limit();
+        let zero_point = limit as u8 + 1;
+        let mut quantized = vec![0u8; rows * self.in_dim];
+        let mut row_scales = vec![0f32; rows];
+        quantized
+            .par_chunks_mut(self.in_dim)
+            .zip(row_scales.par_iter_mut())
+            .zip(x.par_chunks(self.in_dim))
+            .with_min_len(16)
+            .for_each(|((q, scale), row)| {
+                *scale = quantize_activations(row, q, limit, zero_point);
+            });
+        let zero_points = vec![zero_point; rows];
+        let a = NdTensorView::from_data([rows, self.in_dim], quantized.as_slice());
+        let mut accumulated: Vec<i32> = Vec::with_capacity(rows * self.out_dim);
+        INT8_GEMM
+            .with(|gemm| {
+                gemm.gemm_uninit(
+                    &mut accumulated.spare_capacity_mut()[..rows * self.out_dim],
+                    GemmInputA::Unpacked(a),
+                    GemmInputB::Packed(packed),
+                    GemmUninitOptions {
+                        a_quant: Some(QuantParams {
+                            zero_point: &zero_points,
+                        }),
+                        ..Default::default()
+                    },
+                )
+                .map(|_| ())
+            })
+            .map_err(gemm_error)?;
+        // SAFETY: `gemm_uninit` succeeded, so it wrote every one of the elements.
+        unsafe { accumulated.set_len(rows * self.out_dim) };
+        Ok((accumulated, row_scales))
+    }
+
+    /// The i32 sums of `x`'s quantized rows with the weights, by the widened AVX2 kernel, and each
+    /// row's scale: the same levels and sums as rten-gemm's exact kernels.
+    fn widened_int8_sums(
+        &self,
+        x: &[f32],
+        rows: usize,
+        packed: &int8_widened::PackedWeights,
+    ) -> (Vec<i32>, Vec<f32>) {
+        let depth = packed.padded_depth();
+        let mut levels = vec![0i16; rows * depth];
+        let mut row_scales = vec![0f32; rows];
+        levels
+            .par_chunks_mut(depth)
+            .zip(row_scales.par_iter_mut())
+            .zip(x.par_chunks(self.in_dim))
+            .with_min_len(16)
+            .for_each(|((q, scale), row)| {
+                *scale = quantize_levels(row, &mut q[..self.in_dim]);
+            });
+        let mut accumulated = vec![0i32; rows * self.out_dim];
+        int8_widened::multiply(&levels, rows, packed, &mut accumulated);
+        (accumulated, row_scales)
+    }
+}
+
+fn gemm_error(e: rten_gemm::GemmError) -> EngineError {
+    EngineError::Tensor(candle_core::Error::Msg(format!("gemm failed: {e}")))
 }
 
 /// The largest quantized activation: 127, or 63 where the kernel's i16 pair sums could saturate.
@@ -274,23 +412,45 @@ fn quantize_rows(values: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
 
 /// Quantizes one activation row to `zero_point ± limit` (u8) and returns its scale.
 fn quantize_activations(row: &[f32], out: &mut [u8], limit: f32, zero_point: u8) -> f32 {
+    let scale = row_scale(row, limit);
+    let inverse = 1.0 / scale;
+    let offset = zero_point as f32;
+    for (q, v) in out.iter_mut().zip(row) {
+        *q = (round_to_level(v * inverse, limit) + offset) as u8;
+    }
+    scale
+}
+
+/// Quantizes one activation row to signed levels ±127 (for the widened kernel) and returns its
+/// scale: the levels [`quantize_activations`] gives at limit 127, without the zero point.
+fn quantize_levels(row: &[f32], out: &mut [i16]) -> f32 {
+    let limit = 127.0;
+    let scale = row_scale(row, limit);
+    let inverse = 1.0 / scale;
+    for (q, v) in out.iter_mut().zip(row) {
+        *q = round_to_level(v * inverse, limit) as i16;
+    }
+    scale
+}
+
+/// A row's scale: the value of quantized step 1 so that its largest |value| maps to `limit`.
+fn row_scale(row: &[f32], limit: f32) -> f32 {
     let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
     // A NaN or infinite activation would poison the row either way; keep the arithmetic finite.
-    let scale = if max > 0.0 && max.is_finite() {
+    if max > 0.0 && max.is_finite() {
         max / limit
     } else {
         1.0
-    };
-    let inverse = 1.0 / scale;
+    }
+}
+
+/// `value` clamped to ±`limit` and rounded to the nearest integer, ties to even.
+#[inline(always)]
+fn round_to_level(value: f32, limit: f32) -> f32 {
     // Adding and subtracting 1.5·2²³ rounds to the nearest integer (ties to even) for |x| < 2²²
     // without a call to `roundf` per element (4 % of an int8 run), so the loop vectorises.
     const ROUND: f32 = 12_582_912.0;
-    let offset = zero_point as f32;
-    for (q, v) in out.iter_mut().zip(row) {
-        let level = ((v * inverse).clamp(-limit, limit) + ROUND) - ROUND;
-        *q = (level + offset) as u8;
-    }
-    scale
+    (value.clamp(-limit, limit) + ROUND) - ROUND
 }
 
 /// Turns one row of i32 sums into f32 outputs, in place (each slot ends up holding an f32's bits).
@@ -350,6 +510,30 @@ mod tests {
         Dense::new(&weight, Some(&bias), precision).unwrap()
     }
 
+    /// Every int8 kernel this CPU can run, the one it runs by default first.
+    fn int8_kernels() -> Vec<Int8Kernel> {
+        let default = Int8Kernel::for_this_cpu();
+        let mut kernels = vec![default];
+        kernels.extend(
+            [Int8Kernel::Rten, Int8Kernel::Widened]
+                .into_iter()
+                .filter(|k| *k != default && k.is_available()),
+        );
+        kernels
+    }
+
+    fn int8_dense(w: &[f32], b: &[f32], n: usize, k: usize, kernel: Int8Kernel) -> Dense {
+        with_int8_kernel(kernel, || dense(w, b, n, k, Precision::Int8))
+    }
+
+    /// The largest activation level `kernel` quantizes to.
+    fn limit_of(kernel: Int8Kernel) -> f32 {
+        match kernel {
+            Int8Kernel::Rten => activation_limit(),
+            Int8Kernel::Widened => 127.0,
+        }
+    }
+
     /// Odd shapes: rows, inner and output sizes that are not multiples of any vector width or of
     /// the 4 bytes a VNNI dot product takes.
     const SHAPES: [(usize, usize, usize); 7] = [
@@ -392,9 +576,9 @@ mod tests {
         rows: usize,
         k: usize,
         n: usize,
+        limit: f32,
     ) -> Vec<f32> {
         let (wq, w_scales) = quantize_rows(w, k);
-        let limit = activation_limit();
         let zero_point = limit as u8 + 1;
         let mut out = vec![0f32; rows * n];
         for r in 0..rows {
@@ -412,20 +596,56 @@ mod tests {
 
     #[test]
     fn int8_layers_compute_the_quantized_product_exactly() {
-        for (i, &(rows, k, n)) in SHAPES.iter().enumerate() {
-            let (x, w, b) = (
-                values(rows * k, 300 + i as u64),
-                values(n * k, 400 + i as u64),
-                values(n, 500 + i as u64),
-            );
-            let got = dense(&w, &b, n, k, Precision::Int8)
-                .forward_slice(&x, rows)
-                .unwrap();
-            assert_eq!(
-                got,
-                int8_reference(&x, &w, &b, rows, k, n),
-                "{rows}×{k}×{n}"
-            );
+        for kernel in int8_kernels() {
+            for (i, &(rows, k, n)) in SHAPES.iter().enumerate() {
+                let (x, w, b) = (
+                    values(rows * k, 300 + i as u64),
+                    values(n * k, 400 + i as u64),
+                    values(n, 500 + i as u64),
+                );
+                let got = int8_dense(&w, &b, n, k, kernel)
+                    .forward_slice(&x, rows)
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    int8_reference(&x, &w, &b, rows, k, n, limit_of(kernel)),
+                    "{kernel:?} {rows}×{k}×{n}"
+                );
+            }
+        }
+    }
+
+    /// The kernel a CPU runs by default has full 8-bit activations: on AVX2 without VNNI (issue 19)
+    /// as on AVX-512 VNNI.
+    #[test]
+    fn int8_default_kernel_is_exact_on_this_cpu() {
+        let kernel = Int8Kernel::for_this_cpu();
+        if Int8Kernel::Widened.is_available() {
+            assert!(kernel.is_exact(), "{kernel:?} saturates on this CPU");
+        }
+        println!("int8 kernel on this CPU: {kernel:?}");
+    }
+
+    /// Where both kernels are exact here, they give the same bits: the widened AVX2 kernel
+    /// computes what VNNI computes, so an AVX-512 VNNI machine checks the AVX2 arithmetic.
+    #[test]
+    fn int8_kernels_agree_bit_for_bit() {
+        let exact: Vec<Int8Kernel> = int8_kernels()
+            .into_iter()
+            .filter(|k| k.is_exact())
+            .collect();
+        let (rows, k, n) = (37, 512, 203);
+        let (x, w, b) = (values(rows * k, 21), values(n * k, 22), values(n, 23));
+        let outputs: Vec<Vec<f32>> = exact
+            .iter()
+            .map(|&kernel| {
+                int8_dense(&w, &b, n, k, kernel)
+                    .forward_slice(&x, rows)
+                    .unwrap()
+            })
+            .collect();
+        for (kernel, out) in exact.iter().zip(&outputs).skip(1) {
+            assert_eq!(out, &outputs[0], "{kernel:?} vs {:?}", exact[0]);
         }
     }
 
@@ -433,49 +653,63 @@ mod tests {
     fn int8_layers_stay_close_to_f32() {
         let (rows, k, n) = (16, 512, 300);
         let (x, w, b) = (values(rows * k, 7), values(n * k, 8), values(n, 9));
-        let got = dense(&w, &b, n, k, Precision::Int8)
-            .forward_slice(&x, rows)
-            .unwrap();
         let want = reference(&x, &w, &b, rows, k, n);
-        // Each product carries ≲ 1/127 relative error per factor; over 512 terms of random sign
-        // the sum's error stays a small fraction of its typical size (√512 · 1/3 ≈ 7.5).
-        let worst = got
-            .iter()
-            .zip(&want)
-            .map(|(g, e)| (g - e).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 0.15, "int8 deviates by {worst}");
+        // The default kernel and every other one with full 8-bit activations here; rten-gemm's
+        // forced onto a CPU where it must cut activations to 7 bits is not a default path.
+        for kernel in int8_kernels()
+            .into_iter()
+            .filter(|k| k.is_exact() || *k == Int8Kernel::for_this_cpu())
+        {
+            let got = int8_dense(&w, &b, n, k, kernel)
+                .forward_slice(&x, rows)
+                .unwrap();
+            // Each product carries ≲ 1/127 relative error per factor; over 512 terms of random
+            // sign the sum's error stays a small fraction of its typical size (√512 · 1/3 ≈ 7.5).
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(g, e)| (g - e).abs())
+                .fold(0f32, f32::max);
+            println!("int8 ({kernel:?}) deviates from f32 by at most {worst}");
+            assert!(worst < 0.15, "int8 ({kernel:?}) deviates by {worst}");
+        }
     }
 
     #[test]
     fn int8_extremes_zeros_and_full_scale() {
-        let (rows, k, n) = (3, 37, 9);
-        // Row 0 all zero; row 1 at ±max everywhere (quantizes to ±127 / ±63); row 2 one spike.
-        let mut x = vec![0f32; rows * k];
-        for i in 0..k {
-            x[k + i] = if i % 2 == 0 { 3.0 } else { -3.0 };
+        for kernel in int8_kernels() {
+            let (rows, k, n) = (3, 37, 9);
+            // Row 0 all zero; row 1 at ±max everywhere (quantizes to ±127 / ±63); row 2 one spike.
+            let mut x = vec![0f32; rows * k];
+            for i in 0..k {
+                x[k + i] = if i % 2 == 0 { 3.0 } else { -3.0 };
+            }
+            x[2 * k + 5] = 1000.0;
+            // Weights: one all-zero output channel, one at full scale, the rest random.
+            let mut w = values(n * k, 11);
+            w[..k].fill(0.0);
+            for i in 0..k {
+                w[k + i] = if i % 3 == 0 { -1.0 } else { 1.0 };
+            }
+            let b = values(n, 12);
+            let got = int8_dense(&w, &b, n, k, kernel)
+                .forward_slice(&x, rows)
+                .unwrap();
+            assert_eq!(
+                got,
+                int8_reference(&x, &w, &b, rows, k, n, limit_of(kernel)),
+                "{kernel:?}"
+            );
+            // The all-zero input row gives exactly the bias.
+            assert_eq!(&got[..n], &b[..]);
+            // Full-scale values are represented exactly: row 1 · channel 1 equals the f32 product.
+            let exact: f32 = (0..k).map(|i| x[k + i] * w[k + i]).sum::<f32>() + b[1];
+            assert!(
+                (got[n + 1] - exact).abs() < 1e-3,
+                "{kernel:?}: {} vs {exact}",
+                got[n + 1]
+            );
         }
-        x[2 * k + 5] = 1000.0;
-        // Weights: one all-zero output channel, one at full scale, the rest random.
-        let mut w = values(n * k, 11);
-        w[..k].fill(0.0);
-        for i in 0..k {
-            w[k + i] = if i % 3 == 0 { -1.0 } else { 1.0 };
-        }
-        let b = values(n, 12);
-        let got = dense(&w, &b, n, k, Precision::Int8)
-            .forward_slice(&x, rows)
-            .unwrap();
-        assert_eq!(got, int8_reference(&x, &w, &b, rows, k, n));
-        // The all-zero input row gives exactly the bias.
-        assert_eq!(&got[..n], &b[..]);
-        // Full-scale values are represented exactly: row 1 · channel 1 equals the f32 product.
-        let exact: f32 = (0..k).map(|i| x[k + i] * w[k + i]).sum::<f32>() + b[1];
-        assert!(
-            (got[n + 1] - exact).abs() < 1e-3,
-            "{} vs {exact}",
-            got[n + 1]
-        );
     }
 
     #[test]
@@ -492,5 +726,10 @@ mod tests {
         // Non-finite input keeps a finite scale.
         let scale = quantize_activations(&[f32::NAN, 1.0], &mut q[..2], 127.0, 128);
         assert!(scale.is_finite());
+        // Signed levels for the widened kernel: the same levels without the zero point.
+        let mut levels = [0i16; 5];
+        let scale = quantize_levels(&row, &mut levels);
+        assert_eq!(levels, [76, -127, 38, 0, 127]);
+        assert!((scale - 1.0 / 127.0).abs() < 1e-9);
     }
 }

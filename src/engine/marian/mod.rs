@@ -13,6 +13,7 @@
 //! sentence would help nobody.
 
 pub mod config;
+pub mod int8_widened;
 pub mod linear;
 pub mod model;
 pub mod weights;

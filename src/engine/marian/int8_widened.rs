@@ -1,0 +1,320 @@
+//! An int8 matrix product for x86-64 CPUs with AVX2 but without VNNI, exact for full 8-bit values.
+//!
+//! rten-gemm's AVX2 kernel (and its AVX-512 kernel without VNNI) multiplies with `vpmaddubsw`,
+//! whose i16 sums of two u8×i8 products saturate once both factors use their full range, so the
+//! activations had to be cut to 7 bits there — several times the int8 error of the VNNI path on
+//! the fixture models (issue 19). Here both factors are widened to i16 and multiplied with
+//! `vpmaddwd`, which sums two i16×i16 products into an i32: with |values| ≤ 127 a pair is at most
+//! 32 258 and nothing can overflow. The kernel therefore computes exactly the integer sums the
+//! VNNI kernel computes, and `--precision int8` gives the same translations on either CPU.
+//!
+//! Layout: the weights (`[n, k]`, i8, one row per output channel) are packed once into panels of
+//! [`NR`] output columns; in a panel, each pair of inputs `(2p, 2p+1)` holds the two weights of
+//! every column next to each other, the order `vpmaddwd` pairs them in. Activations come as i16
+//! rows padded to an even length, so one 32-bit broadcast gives a pair. A tile of up to [`MR`]
+//! rows × [`NR`] columns lives in 12 registers for the whole depth.
+
+use rayon::prelude::*;
+
+/// Output columns per panel: two AVX2 registers of eight i32 sums.
+const NR: usize = 16;
+/// Activation rows per tile: 6 × 2 accumulators + 2 weight registers + 1 broadcast = 15 of 16.
+const MR: usize = 6;
+
+/// Whether this CPU can run the kernel.
+pub fn is_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Quantized weights `[n, k]` packed into panels of [`NR`] columns.
+pub struct PackedWeights {
+    columns: usize,
+    /// Pairs of inputs: `k` rounded up to even, halved.
+    input_pairs: usize,
+    panels: Vec<i8>,
+}
+
+impl PackedWeights {
+    /// Packs `weights`, row-major `[columns, depth]` (one row per output channel).
+    pub fn pack(weights: &[i8], columns: usize, depth: usize) -> Self {
+        let input_pairs = depth.div_ceil(2);
+        let panel_len = input_pairs * NR * 2;
+        let mut panels = vec![0i8; columns.div_ceil(NR) * panel_len];
+        if panel_len > 0 {
+            panels
+                .par_chunks_mut(panel_len)
+                .enumerate()
+                .for_each(|(panel, out)| {
+                    for column in 0..NR.min(columns - panel * NR) {
+                        let row = &weights[(panel * NR + column) * depth..][..depth];
+                        for (input, &w) in row.iter().enumerate() {
+                            out[(input / 2) * NR * 2 + column * 2 + input % 2] = w;
+                        }
+                    }
+                });
+        }
+        Self {
+            columns,
+            input_pairs,
+            panels,
+        }
+    }
+
+    /// The row length [`multiply`] expects of the activations: `depth` rounded up to even.
+    pub fn padded_depth(&self) -> usize {
+        self.input_pairs * 2
+    }
+}
+
+/// `out[r, c] = Σ_i activations[r, i] · weights[c, i]` for `rows` rows of
+/// [`PackedWeights::padded_depth`] activations (|values| ≤ 127, padding zero), exactly.
+///
+/// # Panics
+/// If the CPU has no AVX2 (check [`is_available`]) or the slices are shorter than the shapes.
+pub fn multiply(activations: &[i16], rows: usize, weights: &PackedWeights, out: &mut [i32]) {
+    assert!(is_available(), "the widened int8 kernel needs AVX2");
+    let depth = weights.padded_depth();
+    let columns = weights.columns;
+    assert!(activations.len() >= rows * depth && out.len() >= rows * columns);
+    if rows == 0 || columns == 0 {
+        return;
+    }
+    let panel_len = weights.input_pairs * NR * 2;
+    let output = SharedOutput(out.as_mut_ptr());
+    // Parallel over column panels, every row inside: each weight panel is read from memory once
+    // per call, which matters for the 58 101-column output projection.
+    let panels = columns.div_ceil(NR);
+    (0..panels)
+        .into_par_iter()
+        .with_min_len((panels / (4 * rayon::current_num_threads())).max(1))
+        .for_each(|panel| {
+            let first_column = panel * NR;
+            let width = NR.min(columns - first_column);
+            let panel_weights = &weights.panels[panel * panel_len..][..panel_len];
+            let mut tile = [[0i32; NR]; MR];
+            for first_row in (0..rows).step_by(MR) {
+                let height = MR.min(rows - first_row);
+                let rows_in = &activations[first_row * depth..][..height * depth];
+                tile_product(rows_in, height, depth, panel_weights, &mut tile);
+                for (r, sums) in tile.iter().enumerate().take(height) {
+                    let start = (first_row + r) * columns + first_column;
+                    // SAFETY: panels cover disjoint columns, so no two tasks write the same
+                    // element; `start + width` is within `rows × columns` (asserted above).
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            sums.as_ptr(),
+                            output.get().add(start),
+                            width,
+                        );
+                    }
+                }
+            }
+        });
+}
+
+/// The output buffer, written by several tasks at disjoint columns.
+#[derive(Clone, Copy)]
+struct SharedOutput(*mut i32);
+// SAFETY: the tasks of `multiply` write disjoint elements and the buffer outlives them.
+unsafe impl Send for SharedOutput {}
+unsafe impl Sync for SharedOutput {}
+
+impl SharedOutput {
+    /// A method, so closures capture the whole (Send) wrapper rather than its raw-pointer field.
+    fn get(self) -> *mut i32 {
+        self.0
+    }
+}
+
+/// One tile: `height` (1..=MR) rows against one panel, over the whole depth.
+fn tile_product(
+    rows: &[i16],
+    height: usize,
+    depth: usize,
+    panel: &[i8],
+    tile: &mut [[i32; NR]; MR],
+) {
+    debug_assert!(rows.len() >= height * depth && panel.len() >= depth / 2 * NR * 2);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `multiply` checked AVX2; the slices hold `height` rows of `depth` values and a
+    // whole panel, which is all the kernels read.
+    unsafe {
+        match height {
+            6 => avx2::tile::<6>(rows.as_ptr(), depth, panel.as_ptr(), tile),
+            5 => avx2::tile::<5>(rows.as_ptr(), depth, panel.as_ptr(), tile),
+            4 => avx2::tile::<4>(rows.as_ptr(), depth, panel.as_ptr(), tile),
+            3 => avx2::tile::<3>(rows.as_ptr(), depth, panel.as_ptr(), tile),
+            2 => avx2::tile::<2>(rows.as_ptr(), depth, panel.as_ptr(), tile),
+            _ => avx2::tile::<1>(rows.as_ptr(), depth, panel.as_ptr(), tile),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (rows, height, depth, panel, tile);
+        unreachable!("is_available() is false off x86-64");
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm_loadu_si128, _mm256_add_epi32, _mm256_cvtepi8_epi16,
+        _mm256_madd_epi16, _mm256_set1_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
+    };
+
+    use super::{MR, NR};
+
+    /// `ROWS` rows of `depth` i16 activations (`depth` even) at `rows` against the panel at
+    /// `panel`, into the first `ROWS` rows of `tile`.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `rows` must point to `ROWS × depth` values and `panel` to
+    /// `depth / 2 × 2 × NR` bytes.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tile<const ROWS: usize>(
+        rows: *const i16,
+        depth: usize,
+        panel: *const i8,
+        tile: &mut [[i32; NR]; MR],
+    ) {
+        let mut sums = [[_mm256_setzero_si256(); 2]; ROWS];
+        for pair in 0..depth / 2 {
+            // SAFETY (all reads): within the extents the caller guarantees.
+            let (low, high) = unsafe {
+                let weights = panel.add(pair * NR * 2);
+                (
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(weights.cast::<__m128i>())),
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(weights.add(NR).cast::<__m128i>())),
+                )
+            };
+            for (row, sums) in sums.iter_mut().enumerate() {
+                let inputs = unsafe {
+                    rows.add(row * depth + pair * 2)
+                        .cast::<i32>()
+                        .read_unaligned()
+                };
+                let inputs = _mm256_set1_epi32(inputs);
+                sums[0] = _mm256_add_epi32(sums[0], _mm256_madd_epi16(inputs, low));
+                sums[1] = _mm256_add_epi32(sums[1], _mm256_madd_epi16(inputs, high));
+            }
+        }
+        for (row, sums) in sums.iter().enumerate() {
+            // SAFETY: a tile row holds NR = 2 × 8 i32.
+            unsafe {
+                let out = tile[row].as_mut_ptr().cast::<__m256i>();
+                _mm256_storeu_si256(out, sums[0]);
+                _mm256_storeu_si256(out.add(1), sums[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reproducible spread of i8 values over the full range ±127.
+    fn levels(count: usize, seed: u64) -> Vec<i8> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..count)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ((state % 255) as i32 - 127) as i8
+            })
+            .collect()
+    }
+
+    fn reference(a: &[i8], w: &[i8], rows: usize, depth: usize, columns: usize) -> Vec<i32> {
+        let mut out = vec![0i32; rows * columns];
+        for r in 0..rows {
+            for c in 0..columns {
+                out[r * columns + c] = (0..depth)
+                    .map(|i| a[r * depth + i] as i32 * w[c * depth + i] as i32)
+                    .sum();
+            }
+        }
+        out
+    }
+
+    fn padded(a: &[i8], rows: usize, depth: usize, padded_depth: usize) -> Vec<i16> {
+        let mut out = vec![0i16; rows * padded_depth];
+        for r in 0..rows {
+            for i in 0..depth {
+                out[r * padded_depth + i] = a[r * depth + i] as i16;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sums_are_exact_for_odd_shapes_and_full_range_values() {
+        if !is_available() {
+            eprintln!("SKIPPED: no AVX2 on this CPU");
+            return;
+        }
+        for (i, &(rows, depth, columns)) in [
+            (1, 1, 1),
+            (1, 3, 5),
+            (7, 5, 17),
+            (6, 64, 16),
+            (13, 33, 65),
+            (2, 2048, 40),
+            (19, 512, 131),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let a = levels(rows * depth, 1 + i as u64);
+            let w = levels(columns * depth, 100 + i as u64);
+            let packed = PackedWeights::pack(&w, columns, depth);
+            let mut got = vec![0i32; rows * columns];
+            multiply(
+                &padded(&a, rows, depth, packed.padded_depth()),
+                rows,
+                &packed,
+                &mut got,
+            );
+            assert_eq!(
+                got,
+                reference(&a, &w, rows, depth, columns),
+                "{rows}×{depth}×{columns}"
+            );
+        }
+    }
+
+    #[test]
+    fn extremes_cannot_saturate() {
+        if !is_available() {
+            eprintln!("SKIPPED: no AVX2 on this CPU");
+            return;
+        }
+        // Where vpmaddubsw saturates: every product at ±127 × ±127 with the same sign.
+        let (rows, depth, columns) = (3, 2048, 3);
+        let mut a = vec![127i8; rows * depth];
+        a[depth..2 * depth].fill(-127);
+        let mut w = vec![127i8; columns * depth];
+        w[2 * depth..].fill(-127);
+        let packed = PackedWeights::pack(&w, columns, depth);
+        let mut got = vec![0i32; rows * columns];
+        multiply(
+            &padded(&a, rows, depth, packed.padded_depth()),
+            rows,
+            &packed,
+            &mut got,
+        );
+        let full = 127 * 127 * depth as i32;
+        assert_eq!(
+            got,
+            [full, full, -full, -full, -full, full, full, full, -full]
+        );
+    }
+}
