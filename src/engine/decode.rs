@@ -799,24 +799,8 @@ impl<'m, M: StepModel> Search<'m, M> {
 
     fn beam(&mut self, batch_size: usize) -> Result<Vec<Hypothesis>, EngineError> {
         let num_beams = self.options.num_beams;
-        let candidates_per_sentence = 2 * num_beams;
-        let max_new_tokens = self.options.max_new_tokens;
         let eos = self.options.eos_token_id;
-
-        // transformers starts every sentence with num_beams copies of the start token, scored
-        // 0, −1e9, −1e9, …; the copies share one state row here (see the module docs).
-        let mut live: Vec<BeamSentence> = (0..batch_size)
-            .map(|input| BeamSentence {
-                input,
-                running: (0..num_beams)
-                    .map(|beam| Beam {
-                        partial: Partial::default(),
-                        score: if beam == 0 { 0.0 } else { BEAM_MASK },
-                    })
-                    .collect(),
-                finished: Vec::new(),
-            })
-            .collect();
+        let mut live = start_beams(batch_size, num_beams);
         let mut done: Vec<Option<Hypothesis>> = vec![None; batch_size];
         let mut rows_per_sentence = 1;
         let mut last_tokens = vec![self.options.decoder_start_token_id; batch_size];
@@ -826,140 +810,40 @@ impl<'m, M: StepModel> Search<'m, M> {
             let (output, peaks) = self.step(&last_tokens)?;
             let rows = last_tokens.len();
             generated += 1;
-            let at_length_limit = generated >= max_new_tokens;
-            let divisor = length_divisor(generated, self.length_penalty);
-
             let mut next_rows = Vec::with_capacity(live.len() * num_beams);
             let mut next_tokens = Vec::with_capacity(live.len() * num_beams);
             let mut still_live = Vec::with_capacity(live.len());
-            let processors = &self.processors;
-            let with_positions = &mut self.positions_available;
+            let with_positions = self.positions_available;
 
             with_matrix(&output.logits, "logits", rows, |data, vocab| {
-                let normalisers = row_normalisers(data, vocab)?;
-                // The scan of every beam row over the vocabulary is most of a step's search work;
-                // sentences are independent, so they are scanned in parallel, and the bookkeeping
-                // below stays sequential (it is cheap and must see sentences in order).
-                let scans: Vec<SentenceScan> = live
-                    .par_iter()
-                    .enumerate()
-                    .map(|(index, sentence)| {
-                        let first_row = index * rows_per_sentence;
-                        // Normalisers and rules per distinct row; the first step's copies share one.
-                        let mut banned = Vec::new();
-                        let mut row_info = Vec::with_capacity(rows_per_sentence);
-                        let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
-                        for local in 0..rows_per_sentence {
-                            let rule = processors
-                                .row_rule(&sentence.running[local].partial.tokens, &mut banned);
-                            row_info.push((normalisers[first_row + local], rule));
-                            banned_per_row.push(banned.clone());
+                let step = BeamStep {
+                    num_beams,
+                    eos,
+                    at_length_limit: generated >= self.options.max_new_tokens,
+                    divisor: length_divisor(generated, self.length_penalty),
+                    rows_per_sentence,
+                    data,
+                    vocab,
+                    peaks: peaks.as_deref(),
+                };
+                let scans = step.scan(&live, &self.processors)?;
+                // The bookkeeping stays sequential: it is cheap and must see sentences in order.
+                for ((index, mut sentence), scan) in live.drain(..).enumerate().zip(scans) {
+                    match step.advance(&mut sentence, index, scan) {
+                        None => {
+                            let input = sentence.input;
+                            done[input] = Some(best_of(sentence, with_positions));
                         }
-                        let mut top = TopK::new(candidates_per_sentence);
-                        for (beam, running) in sentence.running.iter().enumerate() {
-                            let local = beam.min(rows_per_sentence - 1);
-                            let row = &data[(first_row + local) * vocab..][..vocab];
-                            let (normaliser, rule) = row_info[local];
-                            offer_row(
-                                &mut top,
-                                row,
-                                normaliser,
-                                rule,
-                                &banned_per_row[local],
-                                running.score,
-                                beam * vocab,
+                        Some(origin_rows) => {
+                            next_rows.extend_from_slice(&origin_rows);
+                            next_tokens.extend(
+                                sentence
+                                    .running
+                                    .iter()
+                                    .map(|beam| beam.partial.tokens.last().copied().unwrap_or(eos)),
                             );
+                            still_live.push(sentence);
                         }
-                        (row_info, top.items)
-                    })
-                    .collect();
-                for ((index, mut sentence), (row_info, top_items)) in
-                    live.drain(..).enumerate().zip(scans)
-                {
-                    let first_row = index * rows_per_sentence;
-                    let row_of = |beam: usize| first_row + beam.min(rows_per_sentence - 1);
-
-                    // Which candidates end here: EOS, or every candidate at the length limit.
-                    let candidates: Vec<(Candidate, bool)> = top_items
-                        .iter()
-                        .map(|&c| (c, at_length_limit || (c.flat % vocab) as u32 == eos))
-                        .collect();
-                    let extend = |c: Candidate| {
-                        let beam = c.flat / vocab;
-                        let token = (c.flat % vocab) as u32;
-                        let row = row_of(beam);
-                        let logit = data[row * vocab + token as usize];
-                        let (normaliser, _) = row_info[beam.min(rows_per_sentence - 1)];
-                        let position = peaks.as_ref().map_or(0, |peaks| peaks[row]);
-                        (
-                            sentence.running[beam].partial.extended(
-                                token,
-                                normaliser.logprob(logit),
-                                position,
-                            ),
-                            row,
-                        )
-                    };
-
-                    // Finished list: only the top num_beams candidates may enter it.
-                    let mut new_finished: Vec<Finished> = Vec::new();
-                    for &(candidate, ends) in candidates.iter().take(num_beams) {
-                        if ends {
-                            new_finished.push(Finished {
-                                partial: extend(candidate).0,
-                                score: candidate.value / divisor,
-                            });
-                        }
-                    }
-
-                    // Running beams: the best num_beams after masking the ended ones with −1e9
-                    // (stable, like the candidates' own order on ties).
-                    let mut order: Vec<(f32, usize)> = candidates
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &(c, ends))| (c.value + if ends { BEAM_MASK } else { 0.0 }, i))
-                        .collect();
-                    order.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal));
-                    let mut next_running = Vec::with_capacity(num_beams);
-                    let mut origin_rows = Vec::with_capacity(num_beams);
-                    for &(score, i) in order.iter().take(num_beams) {
-                        let (partial, row) = extend(candidates[i].0);
-                        origin_rows.push(row);
-                        next_running.push(Beam { partial, score });
-                    }
-
-                    let mut finished = std::mem::take(&mut sentence.finished);
-                    finished.extend(new_finished);
-                    finished
-                        .sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
-                    finished.truncate(num_beams);
-                    sentence.finished = finished;
-                    sentence.running = next_running;
-
-                    // early_stopping=False: stop once the list is full and the best running beam,
-                    // scored at its current length, cannot beat the worst finished hypothesis.
-                    let cannot_improve = sentence.finished.len() == num_beams
-                        && sentence.finished.last().is_some_and(|worst| {
-                            let best_possible = sentence.running[0].score / divisor;
-                            // transformers' `best > worst`, false on NaN too.
-                            !matches!(
-                                best_possible.partial_cmp(&worst.score),
-                                Some(Ordering::Greater)
-                            )
-                        });
-
-                    if at_length_limit || cannot_improve {
-                        let input = sentence.input;
-                        done[input] = Some(best_of(sentence, *with_positions));
-                    } else {
-                        next_rows.extend_from_slice(&origin_rows);
-                        next_tokens.extend(
-                            sentence
-                                .running
-                                .iter()
-                                .map(|beam| beam.partial.tokens.last().copied().unwrap_or(eos)),
-                        );
-                        still_live.push(sentence);
                     }
                 }
                 Ok(())
@@ -984,6 +868,181 @@ impl<'m, M: StepModel> Search<'m, M> {
                 hypothesis
             })
             .collect())
+    }
+}
+
+/// transformers starts every sentence with num_beams copies of the start token, scored
+/// 0, −1e9, −1e9, …; the copies share one state row here (see the module docs).
+fn start_beams(batch_size: usize, num_beams: usize) -> Vec<BeamSentence> {
+    (0..batch_size)
+        .map(|input| BeamSentence {
+            input,
+            running: (0..num_beams)
+                .map(|beam| Beam {
+                    partial: Partial::default(),
+                    score: if beam == 0 { 0.0 } else { BEAM_MASK },
+                })
+                .collect(),
+            finished: Vec::new(),
+        })
+        .collect()
+}
+
+/// One beam-search step over the model's logits: what every sentence's scan and bookkeeping read.
+struct BeamStep<'a> {
+    num_beams: usize,
+    eos: u32,
+    /// Every candidate ends at this step (`max_new_tokens` reached).
+    at_length_limit: bool,
+    /// The length penalty's divisor at this step's length.
+    divisor: f32,
+    /// State rows per live sentence: 1 at the first step (the copies share a row), then num_beams.
+    rows_per_sentence: usize,
+    /// Logits, `[rows, vocab]`.
+    data: &'a [f32],
+    vocab: usize,
+    /// The source position each row attended to most, when the model reports it.
+    peaks: Option<&'a [usize]>,
+}
+
+impl BeamStep<'_> {
+    /// Every sentence's best `2 × num_beams` candidates. The scan of every beam row over the
+    /// vocabulary is most of a step's search work; sentences are independent, so they are
+    /// scanned in parallel.
+    fn scan(
+        &self,
+        live: &[BeamSentence],
+        processors: &Processors,
+    ) -> Result<Vec<SentenceScan>, EngineError> {
+        let normalisers = row_normalisers(self.data, self.vocab)?;
+        Ok(live
+            .par_iter()
+            .enumerate()
+            .map(|(index, sentence)| self.scan_sentence(sentence, index, &normalisers, processors))
+            .collect())
+    }
+
+    fn scan_sentence(
+        &self,
+        sentence: &BeamSentence,
+        index: usize,
+        normalisers: &[Normaliser],
+        processors: &Processors,
+    ) -> SentenceScan {
+        let (rows_per_sentence, vocab) = (self.rows_per_sentence, self.vocab);
+        let first_row = index * rows_per_sentence;
+        // Normalisers and rules per distinct row; the first step's copies share one.
+        let mut banned = Vec::new();
+        let mut row_info = Vec::with_capacity(rows_per_sentence);
+        let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
+        for local in 0..rows_per_sentence {
+            let rule = processors.row_rule(&sentence.running[local].partial.tokens, &mut banned);
+            row_info.push((normalisers[first_row + local], rule));
+            banned_per_row.push(banned.clone());
+        }
+        let mut top = TopK::new(2 * self.num_beams);
+        for (beam, running) in sentence.running.iter().enumerate() {
+            let local = beam.min(rows_per_sentence - 1);
+            let row = &self.data[(first_row + local) * vocab..][..vocab];
+            let (normaliser, rule) = row_info[local];
+            offer_row(
+                &mut top,
+                row,
+                normaliser,
+                rule,
+                &banned_per_row[local],
+                running.score,
+                beam * vocab,
+            );
+        }
+        (row_info, top.items)
+    }
+
+    /// Moves one sentence on by its candidates: finished hypotheses collected, the next running
+    /// beams chosen. Returns the state row each new beam continues, or `None` when the sentence
+    /// is done.
+    fn advance(
+        &self,
+        sentence: &mut BeamSentence,
+        index: usize,
+        (row_info, top_items): SentenceScan,
+    ) -> Option<Vec<usize>> {
+        let (num_beams, vocab, rows_per_sentence) =
+            (self.num_beams, self.vocab, self.rows_per_sentence);
+        let first_row = index * rows_per_sentence;
+        let row_of = |beam: usize| first_row + beam.min(rows_per_sentence - 1);
+
+        // Which candidates end here: EOS, or every candidate at the length limit.
+        let candidates: Vec<(Candidate, bool)> = top_items
+            .iter()
+            .map(|&c| {
+                (
+                    c,
+                    self.at_length_limit || (c.flat % vocab) as u32 == self.eos,
+                )
+            })
+            .collect();
+        let extend = |c: Candidate| {
+            let beam = c.flat / vocab;
+            let token = (c.flat % vocab) as u32;
+            let row = row_of(beam);
+            let logit = self.data[row * vocab + token as usize];
+            let (normaliser, _) = row_info[beam.min(rows_per_sentence - 1)];
+            let position = self.peaks.map_or(0, |peaks| peaks[row]);
+            (
+                sentence.running[beam]
+                    .partial
+                    .extended(token, normaliser.logprob(logit), position),
+                row,
+            )
+        };
+
+        // Finished list: only the top num_beams candidates may enter it.
+        let mut new_finished: Vec<Finished> = Vec::new();
+        for &(candidate, ends) in candidates.iter().take(num_beams) {
+            if ends {
+                new_finished.push(Finished {
+                    partial: extend(candidate).0,
+                    score: candidate.value / self.divisor,
+                });
+            }
+        }
+
+        // Running beams: the best num_beams after masking the ended ones with −1e9
+        // (stable, like the candidates' own order on ties).
+        let mut order: Vec<(f32, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, ends))| (c.value + if ends { BEAM_MASK } else { 0.0 }, i))
+            .collect();
+        order.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal));
+        let mut next_running = Vec::with_capacity(num_beams);
+        let mut origin_rows = Vec::with_capacity(num_beams);
+        for &(score, i) in order.iter().take(num_beams) {
+            let (partial, row) = extend(candidates[i].0);
+            origin_rows.push(row);
+            next_running.push(Beam { partial, score });
+        }
+
+        let mut finished = std::mem::take(&mut sentence.finished);
+        finished.extend(new_finished);
+        finished.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
+        finished.truncate(num_beams);
+        sentence.finished = finished;
+        sentence.running = next_running;
+
+        // early_stopping=False: stop once the list is full and the best running beam,
+        // scored at its current length, cannot beat the worst finished hypothesis.
+        let cannot_improve = sentence.finished.len() == num_beams
+            && sentence.finished.last().is_some_and(|worst| {
+                let best_possible = sentence.running[0].score / self.divisor;
+                // transformers' `best > worst`, false on NaN too.
+                !matches!(
+                    best_possible.partial_cmp(&worst.score),
+                    Some(Ordering::Greater)
+                )
+            });
+        (!(self.at_length_limit || cannot_improve)).then_some(origin_rows)
     }
 }
 
