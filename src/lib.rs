@@ -12,7 +12,6 @@
 //! input unchanged reproduces the input. Dependencies point down this flow only (checked by
 //! `tests/layering.rs`); `span` holds the `ByteSpan` every stage shares.
 
-pub mod batch;
 pub mod cli;
 pub mod document;
 pub mod engine;

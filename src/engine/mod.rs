@@ -3,6 +3,7 @@
 //! Segmentation, batching across files and rebuilding the article never care which engine runs:
 //! they hand over clean German sentences and get back one `Translation` per sentence, in order.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod decode;
 pub mod identity;

@@ -2,7 +2,7 @@
 //!
 //! [`MarianEngine`] ties the pieces together for the pipeline: the folder's configs
 //! ([`config`]) and tokenizer, a [`Network`] that runs the tensors, the packing of sentences into
-//! batches ([`crate::batch`]) and the search ([`crate::engine::decode`]). The default network is
+//! batches ([`crate::engine::batch`]) and the search ([`crate::engine::decode`]). The default network is
 //! our candle model ([`model`], [`weights`]); the `rust-bert` feature adds rust-bert's on libtorch
 //! ([`crate::engine::rust_bert`]). Everything but the tensor code is shared, so the two engines
 //! read the same configs, tokenise the same way and search with the same rules.
@@ -295,7 +295,7 @@ impl<N: Network> MarianEngine<N> {
             }
         }
         let lengths: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
-        crate::batch::run_in_order(
+        crate::engine::batch::run_in_order(
             &lengths,
             self.batch_tokens,
             MAX_BATCH_SENTENCES,
