@@ -23,6 +23,8 @@ How each engine is driven:
   Batch 1 uses --batch-tokens 1 (one sentence per batch); batch 32 uses 32 × the mean padded source
   length, which packs about 32 sentences per batch (de2en packs by padded tokens, not sentences).
 - de2en-int8: the same command with `--precision int8` (weights quantized when the model loads).
+- de2en-int8-avx2 (not in the default set): de2en-int8 with `DE2EN_INT8_KERNEL=widened`, the exact int8 kernel
+  that AVX2 CPUs without VNNI run, so an AVX-512 VNNI machine measures that path too.
 - de2en-rust-bert: the same command with `--engine rust-bert`, run by a de2en built with the
   `rust-bert` feature (--de2en-rust-bert; run_bench.sh builds it with RUST_BERT=1), with
   LD_LIBRARY_PATH pointing at this Python's torch/lib.
@@ -59,14 +61,17 @@ OUT = HERE / "out"
 MODEL_DIR = OUT / "opus-mt-de-en-random"
 CT2_DIRS = {"ct2-fp32": OUT / "ct2-fp32", "ct2-int8": OUT / "ct2-int8"}
 NEW_TOKENS = 32
-ENGINES = ["transformers", "ct2-fp32", "ct2-int8", "de2en", "de2en-int8", "de2en-rust-bert"]
+ENGINES = ["transformers", "ct2-fp32", "ct2-int8", "de2en", "de2en-int8", "de2en-int8-avx2", "de2en-rust-bert"]
 # de2en's own engines, each compared with every peer below; de2en-rust-bert is an optional peer
 # (it needs a libtorch build, see run_bench.sh).
-MINE = ["de2en", "de2en-int8"]
+# de2en-int8-avx2 forces the int8 kernel of AVX2 CPUs without VNNI (DE2EN_INT8_KERNEL=widened), so a
+# VNNI machine measures that path too; it is not in the default set of engines.
+MINE = ["de2en", "de2en-int8", "de2en-int8-avx2"]
 PEERS = ["ct2-fp32", "ct2-int8", "transformers", "de2en-rust-bert"]
 # An int8 engine and its exact counterpart: their texts are compared as well.
-FP32_OF = {"de2en-int8": "de2en", "ct2-int8": "ct2-fp32"}
-DE2EN_ENGINES = ["de2en", "de2en-int8", "de2en-rust-bert"]
+FP32_OF = {"de2en-int8": "de2en", "de2en-int8-avx2": "de2en", "ct2-int8": "ct2-fp32"}
+DE2EN_ENGINES = ["de2en", "de2en-int8", "de2en-int8-avx2", "de2en-rust-bert"]
+DEFAULT_ENGINES = [e for e in ENGINES if e != "de2en-int8-avx2"]
 CPU_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"]
 
 
@@ -243,7 +248,7 @@ def worker_de2en(args, sentences: list[str]) -> dict:
         # The engine itself, as the peers are measured: no output guard re-decoding.
         "--guard", "off",
     ]  # fmt: skip
-    if args.engine == "de2en-int8":
+    if args.engine in ("de2en-int8", "de2en-int8-avx2"):
         cmd += ["--precision", "int8"]
     # Load: the same command on empty input (process start, model and tokenizer load, exit);
     # the faster of two runs, the first one also warms the page cache as the peers' loads are.
@@ -311,6 +316,8 @@ def run_one(args, engine: str, beam: int, batch: int) -> dict:
     env = dict(os.environ)
     env.update(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(args.threads), TOKENIZERS_PARALLELISM="false")
     env.setdefault("RAYON_NUM_THREADS", str(args.threads))
+    if engine == "de2en-int8-avx2":
+        env["DE2EN_INT8_KERNEL"] = "widened"
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
         "--beam", str(beam), "--batch", str(batch), "--n", str(args.n),
@@ -456,7 +463,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100 sentences instead of 500")
     parser.add_argument("--n", type=int, default=None, help="number of sentences (default 500, --quick 100)")
     parser.add_argument("--sentences", default=str(HERE / "sentences.de.txt"))
-    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma list from {ENGINES}")
+    parser.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help=f"comma list from {ENGINES}")
     parser.add_argument("--beams", default="1,4")
     parser.add_argument("--batches", default="1,32")
     parser.add_argument("--threads", type=int, default=2)
@@ -499,7 +506,7 @@ def main() -> int:
             engines.remove(name)
     missing_bin = []
     if not (Path(args.de2en).is_file() and os.access(args.de2en, os.X_OK)):
-        for name in ("de2en", "de2en-int8"):
+        for name in ("de2en", "de2en-int8", "de2en-int8-avx2"):
             if name in engines:
                 print(f"skipping {name}: no binary at {args.de2en} (cargo build --release, or pass --de2en)", file=sys.stderr)
                 engines.remove(name)
