@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod cli;
 pub mod document;
+pub mod durable;
 pub mod engine;
 pub mod guard;
 pub mod input;
