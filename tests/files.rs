@@ -360,3 +360,120 @@ fn the_converted_checkpoint_cache_follows_the_umask() {
     assert!(found[1].0.ends_with(".safetensors"), "{found:?}");
     assert_eq!(found[1].1, 0o664);
 }
+
+/// "Translates" by upper-casing.
+struct Upper;
+
+impl de2en::Engine for Upper {
+    fn translate(&self, sentences: &[&str]) -> Result<Vec<de2en::Translation>, de2en::EngineError> {
+        Ok(sentences
+            .iter()
+            .map(|s| de2en::Translation {
+                text: s.to_uppercase(),
+                ..de2en::Translation::default()
+            })
+            .collect())
+    }
+    fn source_token_count(&self, sentence: &str) -> usize {
+        sentence.split_whitespace().count() + 1
+    }
+    fn max_source_tokens(&self) -> usize {
+        512
+    }
+}
+
+/// What the progress bar is told, in order.
+#[derive(Default)]
+struct Work {
+    done: Vec<u64>,
+    dropped: u64,
+    /// Bytes reported done when the first file was finished.
+    done_at_first_file: Option<u64>,
+}
+
+impl de2en::pipeline::Progress for Work {
+    fn message(&mut self, _text: &str) {}
+    fn file_done(&mut self) {
+        let done = self.done.iter().sum();
+        self.done_at_first_file.get_or_insert(done);
+    }
+    fn sentences_translated(&mut self, _count: u64) {}
+    fn work_done(&mut self, source_bytes: u64) {
+        self.done.push(source_bytes);
+    }
+    fn work_dropped(&mut self, source_bytes: u64) {
+        self.dropped += source_bytes;
+    }
+}
+
+/// The ETA's measure: two long articles in one window finish only when the window does, yet
+/// the work reported grows chunk by chunk before that, and adds up to the planned bytes exactly;
+/// on a second run everything is up to date and leaves the total instead of counting as done.
+#[test]
+fn progress_moves_inside_a_window_and_adds_up_to_the_planned_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let long = |n: usize| -> String {
+        (0..60)
+            .map(|i| {
+                format!(
+                    "Im Artikel {n} steht als Satz {i} eine Meldung{} über den Rat.",
+                    " sehr".repeat(i % 7)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+            + "\n"
+    };
+    write_tree(
+        &input,
+        &[
+            ("a.de.txt", long(1).as_bytes()),
+            ("b.de.txt", long(2).as_bytes()),
+        ],
+    );
+    let planned = (long(1).len() + long(2).len()) as u64;
+    let options = de2en::pipeline::Options {
+        window: 10_000,
+        force: false,
+        input_format: None,
+        output_format: de2en::pipeline::OutputFormat::Text,
+        quotes: de2en::quotes::QuoteStyle::Keep,
+        // Small chunks: many engine calls per window.
+        batch_tokens: 40,
+        fingerprint: "upper".into(),
+        shard: None,
+    };
+    let run = || {
+        let plan = de2en::walk::plan(&de2en::walk::PlanOptions {
+            inputs: vec![input.clone()],
+            output: Some(tmp.path().join("out")),
+            ..de2en::walk::PlanOptions::default()
+        })
+        .unwrap();
+        assert_eq!(
+            plan.jobs.iter().map(|j| j.source_bytes).sum::<u64>(),
+            planned
+        );
+        let mut work = Work::default();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let summary = de2en::pipeline::run(plan, &Upper, &options, &mut work, &stop).unwrap();
+        (summary, work)
+    };
+    let (summary, work) = run();
+    assert_eq!(summary.translated, 2);
+    assert_eq!(work.done.iter().sum::<u64>(), planned);
+    assert_eq!(work.dropped, 0);
+    let steps = work.done.iter().filter(|&&n| n > 0).count();
+    assert!(steps >= 10, "reported in {steps} steps: {:?}", work.done);
+    let before = work.done_at_first_file.unwrap();
+    assert!(
+        before * 2 > planned,
+        "only {before} of {planned} bytes reported before the first file was written"
+    );
+
+    let (summary, work) = run();
+    assert_eq!(summary.skipped, 2);
+    assert_eq!(work.done.iter().sum::<u64>(), 0);
+    assert_eq!(work.dropped, planned);
+}
