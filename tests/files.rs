@@ -176,6 +176,32 @@ fn a_replaced_file_keeps_its_mode() {
     assert_eq!(mode(&out.join("eins.en.txt")), 0o644);
 }
 
+/// A replaced file keeps its owner and group where the process may set them: as root, any.
+#[test]
+fn a_replaced_file_keeps_its_owner_when_run_as_root() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: a plain query.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // a user may not give files away; the mode test above covers the rest
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("eins.de.txt");
+    std::fs::write(&input, article(1)).unwrap();
+    let output = tmp.path().join("eins.en.txt");
+    std::fs::write(&output, "old").unwrap();
+    std::os::unix::fs::chown(&output, Some(4321), Some(4322)).unwrap();
+    set_mode(&output, 0o664);
+    identity_with_umask(tmp.path(), 0o022)
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .assert()
+        .success();
+    let meta = std::fs::metadata(&output).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), mode(&output)), (4321, 4322, 0o664));
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), article(1));
+}
+
 /// The fsync test hook's log: (kind, path) in the order the calls happened.
 fn synced(log: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(log)
