@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod document;
+pub mod durable;
 pub mod engine;
 pub mod guard;
 pub mod input;

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::durable::{self, DirSync};
 use crate::output::{TEMP_PREFIX, hex};
 
 /// The model de2en uses when neither `--model` nor `DE2EN_MODEL` says otherwise.
@@ -325,7 +326,7 @@ pub fn fetch(
             already_cached: true,
         });
     }
-    std::fs::create_dir_all(&repo_dir).map_err(io_err(&repo_dir))?;
+    durable::create_dir_all(&repo_dir).map_err(io_err(&repo_dir))?;
     remove_stale_temp_dirs(&repo_dir);
     let staging = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -389,8 +390,10 @@ pub fn fetch(
     let commit = commit.unwrap_or_else(|| options.revision.clone());
 
     let snapshots = repo_dir.join("snapshots");
-    std::fs::create_dir_all(&snapshots).map_err(io_err(&snapshots))?;
+    durable::create_dir_all(&snapshots).map_err(io_err(&snapshots))?;
     let snapshot = snapshots.join(&commit);
+    // Every file was fsynced when it was downloaded; the folders are synced after the renames,
+    // so a snapshot that is there after a power loss is complete.
     if snapshot.exists() {
         // The commit is cached in part (transformers fetches only what it needs): every file is
         // complete and verified now, so moving them in one by one never exposes a broken file.
@@ -399,12 +402,17 @@ pub fn fetch(
             let to = snapshot.join(&file.name);
             std::fs::rename(&from, &to).map_err(io_err(&to))?;
         }
+        durable::sync_dir(&snapshot).map_err(io_err(&snapshot))?;
     } else {
+        // tempfile makes the staging folder 0700; the snapshot is a folder like any other.
+        durable::set_new_dir_mode(staging.path()).map_err(io_err(staging.path()))?;
+        durable::sync_dir(staging.path()).map_err(io_err(staging.path()))?;
         let staged = staging.keep();
         if let Err(e) = std::fs::rename(&staged, &snapshot) {
             let _ = std::fs::remove_dir_all(&staged);
             return Err(io_err(&snapshot)(e));
         }
+        durable::sync_dir(&snapshots).map_err(io_err(&snapshots))?;
     }
     if options.revision != commit {
         let refs = repo_dir.join("refs");
@@ -578,6 +586,7 @@ fn download(
         }
         progress.file_done();
         file.flush().map_err(io_err(&path))?;
+        durable::sync_file(&file, &path).map_err(io_err(&path))?;
         if let Some(expected) = expected_size
             && got != expected
         {
@@ -611,23 +620,20 @@ fn download(
 
 /// Copies a snapshot's `files` (following the cache's symlinks) into `to`, a plain folder that
 /// `--model DIR` takes. Each file goes through a temp file and a rename, so an interrupted copy
-/// leaves no half file under a real name; files already in `to` are replaced.
+/// leaves no half file under a real name; files already in `to` are replaced (keeping their
+/// mode), new ones get `0666 & ~umask`. Everything is fsynced before this returns.
 pub fn export(snapshot: &Path, files: &[(String, u64)], to: &Path) -> Result<(), ModelError> {
-    std::fs::create_dir_all(to).map_err(io_err(to))?;
+    durable::create_dir_all(to).map_err(io_err(to))?;
     for (name, _) in files {
         let source = snapshot.join(name);
         let target = to.join(name);
-        let temp = tempfile::Builder::new()
-            .prefix(".de2en-tmp-")
-            .tempfile_in(to)
-            .map_err(io_err(to))?;
-        std::fs::copy(&source, temp.path()).map_err(io_err(&source))?;
-        temp.persist(&target).map_err(|e| ModelError::Io {
-            path: target.clone(),
-            source: e.error,
-        })?;
+        let mut reader = std::fs::File::open(&source).map_err(io_err(&source))?;
+        durable::replace(&target, TEMP_PREFIX, DirSync::Later, |file| {
+            std::io::copy(&mut reader, file).map(drop)
+        })
+        .map_err(io_err(&target))?;
     }
-    Ok(())
+    durable::sync_dir(to).map_err(io_err(to))
 }
 
 /// A model in the cache, for `de2en models list`.

@@ -2,7 +2,9 @@
 //!
 //! Every output is written to a temporary file beside it (same folder, so the final `rename` is
 //! atomic on every filesystem) and renamed into place: a crash, Ctrl-C or kill -9 leaves either the
-//! old file or the new one, plus at worst a `.de2en-tmp-*` file that the next run removes.
+//! old file or the new one, plus at worst a `.de2en-tmp-*` file that the next run removes. The
+//! file is fsynced before the rename and its folder after it (`crate::durable`), and it gets the
+//! mode a new file gets from `cp` (`0666 & ~umask`), or keeps the mode of the file it replaces.
 //!
 //! In folder mode a manifest (`.de2en-manifest.json` in the output root; one per shard when
 //! sharded, so that workers sharing a folder never write the same file) records for each output
@@ -11,7 +13,7 @@
 //! run resumable. The manifest is saved every few seconds and at the end; a kill -9 loses at most
 //! the last few entries, and those files are simply translated again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -19,6 +21,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::durable::{self, DirSync};
 use crate::walk::Shard;
 
 /// Every temporary file de2en creates starts with this.
@@ -63,30 +66,31 @@ pub fn temp_prefix(shard: Option<Shard>) -> String {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename; both the
+/// file and the folder are fsynced before this returns.
 pub fn write_atomic(path: &Path, bytes: &[u8], prefix: &str) -> Result<(), OutputError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|source| OutputError::CreateDir {
+    write_synced(path, bytes, prefix, DirSync::Now).map(drop)
+}
+
+/// [`write_atomic`], with the folder's fsync up to the caller when `dir_sync` says `Later`;
+/// returns the folder.
+pub fn write_synced(
+    path: &Path,
+    bytes: &[u8],
+    prefix: &str,
+    dir_sync: DirSync,
+) -> Result<PathBuf, OutputError> {
+    let dir = durable::parent_dir(path);
+    durable::create_dir_all(&dir).map_err(|source| OutputError::CreateDir {
         path: dir.clone(),
         source,
     })?;
-    let write_err = |source| OutputError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempfile_in(&dir)
-        .map_err(write_err)?;
-    temp.write_all(bytes).map_err(write_err)?;
-    temp.flush().map_err(write_err)?;
-    // No fsync: the rename is atomic with respect to crashes of de2en itself, which is what
-    // resumability needs; syncing every small file would halve throughput on large trees.
-    temp.persist(path).map_err(|e| write_err(e.error))?;
-    Ok(())
+    durable::replace(path, prefix, dir_sync, |file| file.write_all(bytes)).map_err(|source| {
+        OutputError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 /// Removes temporary files with `prefix` left under `root` by a run that was killed.
@@ -159,6 +163,10 @@ pub struct Manifest {
     own: BTreeMap<String, ManifestEntry>,
     others: Vec<BTreeMap<String, ManifestEntry>>,
     dirty: bool,
+    /// Folders of recorded outputs not fsynced since (`write_synced` with `DirSync::Later`): the
+    /// manifest syncs them before it is saved, so it never lists a file whose name could still
+    /// be lost in a power cut — one fsync per folder per save rather than one per file.
+    unsynced: BTreeSet<PathBuf>,
 }
 
 impl Manifest {
@@ -176,6 +184,7 @@ impl Manifest {
             own: BTreeMap::new(),
             others: Vec::new(),
             dirty: false,
+            unsynced: BTreeSet::new(),
         };
         let Ok(entries) = std::fs::read_dir(root) else {
             return (manifest, warnings);
@@ -241,17 +250,25 @@ impl Manifest {
         }
     }
 
-    /// Records a freshly written output.
+    /// Records a freshly written output (whose folder the next `save` fsyncs first).
     pub fn record(&mut self, output: &Path, entry: ManifestEntry) {
+        self.unsynced.insert(durable::parent_dir(output));
         let key = self.key_of(output);
         self.own.insert(key, entry);
         self.dirty = true;
     }
 
-    /// Writes this run's manifest (atomically) if anything changed.
+    /// Writes this run's manifest (atomically, durably) if anything changed, after fsyncing the
+    /// folders of the outputs it lists.
     pub fn save(&mut self, prefix: &str) -> Result<(), OutputError> {
         if !self.dirty {
             return Ok(());
+        }
+        while let Some(dir) = self.unsynced.pop_first() {
+            if let Err(source) = durable::sync_dir(&dir) {
+                self.unsynced.insert(dir.clone());
+                return Err(OutputError::Write { path: dir, source });
+            }
         }
         let file = ManifestFile {
             version: 1,

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::document::{self, Format, PrepareOptions, PreparedDocument, TranslatedDocument};
+use crate::durable::DirSync;
 use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::input;
 use crate::output::{self, Manifest, ManifestEntry};
@@ -79,6 +80,12 @@ pub trait Progress {
     fn file_done(&mut self);
     /// The engine has translated `count` more sentences (each unique sentence once).
     fn sentences_translated(&mut self, count: u64);
+    /// Work worth `source_bytes` bytes of the planned inputs (`Job::source_bytes`) is done: a
+    /// file's share grows with the text of its sentences translated so far, so a progress bar
+    /// moves (and can estimate the time left) inside a window of a few long articles.
+    fn work_done(&mut self, _source_bytes: u64) {}
+    /// Planned input bytes that need no translation in this run after all (up to date, failed).
+    fn work_dropped(&mut self, _source_bytes: u64) {}
 }
 
 /// A progress sink that ignores everything.
@@ -97,6 +104,9 @@ pub struct Summary {
     pub skipped: u64,
     /// Jobs that failed, and entries the walk could not read; each was reported.
     pub failed: u64,
+    /// Entries of the walked trees that are not regular files (FIFOs, sockets, dangling links,
+    /// symlink loops, links to folders): skipped, not failures.
+    pub not_regular: u64,
     /// Sentences in the outputs written.
     pub sentences: u64,
     /// Sentences the engine translated (after de-duplication and the cross-window cache).
@@ -162,6 +172,7 @@ pub fn run(
 
     let mut summary = Summary {
         other_shards: plan.other_shards,
+        not_regular: plan.not_regular.len() as u64,
         ..Summary::default()
     };
     for error in &plan.entry_errors {
@@ -214,6 +225,31 @@ struct Pending {
     ids: Vec<usize>,
     remaining: usize,
     source_sha256: String,
+    /// For `Progress::work_done`: the text bytes of the sentences it waits for, how many of
+    /// them are back, and how much of `job.source_bytes` was reported done so far.
+    text_bytes: u64,
+    text_done: u64,
+    credited: u64,
+}
+
+impl Pending {
+    /// A sentence of `text` bytes is back: the share of the file's planned bytes newly done.
+    fn credit(&mut self, text: usize) -> u64 {
+        self.text_done += text as u64;
+        let due = u128::from(self.job.source_bytes) * u128::from(self.text_done)
+            / u128::from(self.text_bytes.max(1));
+        let due = (due as u64).min(self.job.source_bytes);
+        let delta = due.saturating_sub(self.credited);
+        self.credited = self.credited.max(due);
+        delta
+    }
+
+    /// What is left of the file's planned bytes (reported when it is written or fails).
+    fn uncredited(&mut self) -> u64 {
+        let rest = self.job.source_bytes.saturating_sub(self.credited);
+        self.credited = self.job.source_bytes;
+        rest
+    }
 }
 
 /// Files and their pooled, de-duplicated sentences.
@@ -280,7 +316,7 @@ impl Pipeline<'_> {
         let bytes = match input::read_bytes(path) {
             Ok(bytes) => bytes,
             Err(error) => {
-                self.fail(&error_chain(&error));
+                self.fail(&error_chain(&error), job.source_bytes);
                 return Ok(());
             }
         };
@@ -291,6 +327,7 @@ impl Pipeline<'_> {
             && manifest.is_fresh(out, input, &source_sha256, &self.options.fingerprint)
         {
             self.summary.skipped += 1;
+            self.progress.work_dropped(job.source_bytes);
             self.progress.file_done();
             return Ok(());
         }
@@ -307,7 +344,7 @@ impl Pipeline<'_> {
         let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(error) => {
-                self.fail(&error_chain(&error));
+                self.fail(&error_chain(&error), job.source_bytes);
                 return Ok(());
             }
         };
@@ -346,12 +383,20 @@ impl Pipeline<'_> {
                 })
                 .collect()
         };
+        let text_bytes: u64 = ids
+            .iter()
+            .filter(|&&id| window.results[id].is_none())
+            .map(|&id| window.uniques[id].len() as u64)
+            .sum();
         let mut pending = Pending {
             job,
             doc: Some(doc),
             ids,
             remaining,
             source_sha256,
+            text_bytes,
+            text_done: 0,
+            credited: 0,
         };
         if remaining == 0 {
             self.finish_file(&mut pending, &window.results)?;
@@ -407,11 +452,13 @@ impl Pipeline<'_> {
                 }
             };
             let mut ready = Vec::new();
+            let mut done = 0;
             for (&id, translation) in chunk.iter().zip(translations) {
                 self.count_guard_flags(&translation);
                 window.results[id] = Some(translation);
                 for &slot in &window.waiting[id] {
                     let pending = &mut window.pending[slot];
+                    done += pending.credit(window.uniques[id].len());
                     pending.remaining -= 1;
                     if pending.remaining == 0 {
                         ready.push(slot);
@@ -420,6 +467,7 @@ impl Pipeline<'_> {
             }
             self.summary.engine_sentences += chunk.len() as u64;
             self.progress.sentences_translated(chunk.len() as u64);
+            self.progress.work_done(done);
             for slot in ready {
                 self.finish_file(&mut window.pending[slot], &window.results)?;
             }
@@ -437,10 +485,11 @@ impl Pipeline<'_> {
     fn fail_window(&mut self, window: &mut Window, why: &str) {
         for pending in &mut window.pending {
             if pending.doc.take().is_some() {
-                self.fail(&format!(
-                    "{}: {why}; file not written",
-                    pending.job.display_source()
-                ));
+                let rest = pending.uncredited();
+                self.fail(
+                    &format!("{}: {why}; file not written", pending.job.display_source()),
+                    rest,
+                );
             }
         }
     }
@@ -477,16 +526,20 @@ impl Pipeline<'_> {
         let Some(doc) = pending.doc.take() else {
             return Ok(());
         };
+        let rest = pending.uncredited();
         let translations: Vec<Translation> = pending
             .ids
             .iter()
             .filter_map(|&id| results.get(id).cloned().flatten())
             .collect();
         if translations.len() != pending.ids.len() {
-            self.fail(&format!(
-                "{}: internal error: a translation went missing; file not written",
-                pending.job.display_source()
-            ));
+            self.fail(
+                &format!(
+                    "{}: internal error: a translation went missing; file not written",
+                    pending.job.display_source()
+                ),
+                rest,
+            );
             return Ok(());
         }
         let sentences = translations.len() as u64;
@@ -500,7 +553,7 @@ impl Pipeline<'_> {
         let bytes = match render(&translated, self.options.output_format, review) {
             Ok(bytes) => bytes,
             Err(e) => {
-                self.fail(&format!("{}: {e}", pending.job.display_source()));
+                self.fail(&format!("{}: {e}", pending.job.display_source()), rest);
                 return Ok(());
             }
         };
@@ -512,8 +565,14 @@ impl Pipeline<'_> {
                 stdout.flush().map_err(PipelineError::Stdout)?;
             }
             Destination::File(path) => {
-                if let Err(error) = output::write_atomic(path, &bytes, &self.temp_prefix) {
-                    self.fail(&error_chain(&error));
+                // In folder mode the manifest fsyncs the folder before it lists the file.
+                let dir_sync = match self.manifest {
+                    Some(_) => DirSync::Later,
+                    None => DirSync::Now,
+                };
+                if let Err(error) = output::write_synced(path, &bytes, &self.temp_prefix, dir_sync)
+                {
+                    self.fail(&error_chain(&error), rest);
                     return Ok(());
                 }
                 if let Some(manifest) = &mut self.manifest {
@@ -531,13 +590,16 @@ impl Pipeline<'_> {
         }
         self.summary.translated += 1;
         self.summary.sentences += sentences;
+        self.progress.work_done(rest);
         self.progress.file_done();
         Ok(())
     }
 
-    fn fail(&mut self, message: &str) {
+    /// Counts and reports a failed job; `source_bytes`: its planned bytes not yet reported done.
+    fn fail(&mut self, message: &str, source_bytes: u64) {
         self.summary.failed += 1;
         self.progress.message(message);
+        self.progress.work_dropped(source_bytes);
         self.progress.file_done();
     }
 

@@ -33,6 +33,9 @@ pub struct Job {
     /// manifest key, the same on every machine.
     pub key: String,
     pub destination: Destination,
+    /// The input's size when the run was planned (0 for standard input): the progress bar's
+    /// measure of the work, known before anything is read.
+    pub source_bytes: u64,
 }
 
 impl Job {
@@ -166,6 +169,48 @@ pub struct Plan {
     pub entry_errors: Vec<WalkError>,
     /// Files that another shard takes.
     pub other_shards: usize,
+    /// Entries of the walked trees that are not regular files (nor links to them), in walk
+    /// order: skipped, counted in the summary, named with `--verbose`.
+    pub not_regular: Vec<NotRegular>,
+}
+
+/// An entry a folder walk skips because there is no article to read in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRegular {
+    /// As the user wrote the input folder, not canonicalised.
+    pub path: PathBuf,
+    pub kind: NotRegularKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRegularKind {
+    Fifo,
+    Socket,
+    BlockDevice,
+    CharDevice,
+    /// A link whose target does not exist.
+    DanglingLink,
+    /// A link that resolves to itself, or to a folder it lies in.
+    SymlinkLoop,
+    /// A link to another folder: not followed (trees outside the input, and loops).
+    LinkToFolder,
+    /// A link whose target cannot be looked at (permissions).
+    UnreadableLink,
+}
+
+impl std::fmt::Display for NotRegularKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotRegularKind::Fifo => "FIFO",
+            NotRegularKind::Socket => "socket",
+            NotRegularKind::BlockDevice => "block device",
+            NotRegularKind::CharDevice => "character device",
+            NotRegularKind::DanglingLink => "dangling link",
+            NotRegularKind::SymlinkLoop => "symlink loop",
+            NotRegularKind::LinkToFolder => "link to a folder (not followed)",
+            NotRegularKind::UnreadableLink => "link to something unreadable",
+        })
+    }
 }
 
 /// Maps `artikel.de.md` to `artikel.en.md`: a `de` tag between dots becomes `en`; other names
@@ -214,6 +259,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
                 source: Source::Stdin,
                 key: "<stdin>".into(),
                 destination,
+                source_bytes: 0,
             }],
             ..Plan::default()
         });
@@ -227,7 +273,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
             path: path.clone(),
             source,
         })?;
-        inputs.push((path.clone(), meta.is_dir()));
+        inputs.push((path.clone(), meta.is_dir(), meta.len()));
     }
 
     let single_file = inputs.len() == 1 && !inputs[0].1;
@@ -250,6 +296,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
                 source: Source::File(path),
                 key,
                 destination,
+                source_bytes: inputs[0].2,
             }],
             ..Plan::default()
         });
@@ -272,7 +319,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
         }
         Some(out) => out.clone(),
     };
-    std::fs::create_dir_all(&out_root).map_err(|source| WalkError::CreateOutput {
+    crate::durable::create_dir_all(&out_root).map_err(|source| WalkError::CreateOutput {
         path: out_root.clone(),
         source,
     })?;
@@ -287,11 +334,11 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
         output_root: Some(out_root.clone()),
         ..Plan::default()
     };
-    // (key, input path as given by the walk, relative output path)
-    let mut found: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    // (key, input path as given by the walk, relative output path, size)
+    let mut found: Vec<(String, PathBuf, PathBuf, u64)> = Vec::new();
     let mut input_set: HashSet<PathBuf> = HashSet::new();
     let prefix_with_name = inputs.len() > 1;
-    for (path, is_dir) in &inputs {
+    for (path, is_dir, size) in &inputs {
         if *is_dir {
             let root_canon = path.canonicalize().map_err(|source| WalkError::Missing {
                 path: path.clone(),
@@ -308,10 +355,10 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
             walk_dir(path, &root_canon, &out_canon, &base, &mut found, &mut plan)?;
         } else {
             let name = file_name_of(path);
-            found.push((name.clone(), path.clone(), PathBuf::from(name)));
+            found.push((name.clone(), path.clone(), PathBuf::from(name), *size));
         }
     }
-    for (_, path, _) in &found {
+    for (_, path, _, _) in &found {
         if let Ok(canon) = path.canonicalize() {
             input_set.insert(canon);
         }
@@ -319,7 +366,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
 
     let mut by_output: HashMap<PathBuf, String> = HashMap::new();
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    for (key, path, rel) in found {
+    for (key, path, rel, source_bytes) in found {
         if let Some(shard) = options.shard
             && !shard.contains(&key)
         {
@@ -348,6 +395,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
             source: Source::File(path),
             key,
             destination: Destination::File(destination),
+            source_bytes,
         });
     }
     Ok(plan)
@@ -360,7 +408,7 @@ fn walk_dir(
     root_canon: &Path,
     out_canon: &Path,
     base: &Path,
-    found: &mut Vec<(String, PathBuf, PathBuf)>,
+    found: &mut Vec<(String, PathBuf, PathBuf, u64)>,
     plan: &mut Plan,
 ) -> Result<(), WalkError> {
     let skip = out_canon.to_owned();
@@ -385,18 +433,23 @@ fn walk_dir(
                 continue;
             }
         };
-        let is_file = match entry.file_type() {
-            Some(ft) if ft.is_file() => true,
-            // A symlink to a file is translated like the file; links to folders are not
-            // followed (loops, and trees outside the input).
-            Some(ft) if ft.is_symlink() => {
-                std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file())
+        // A symlink to a file is translated like the file; links to folders are not followed
+        // (loops, and trees outside the input). Whatever holds no article is counted and named.
+        let size = match regular_file_size(entry.path(), entry.file_type()) {
+            Ok(Some(size)) => size,
+            Ok(None) => continue,
+            Err(kind) => {
+                let rel = entry
+                    .path()
+                    .strip_prefix(root_canon)
+                    .unwrap_or(entry.path());
+                plan.not_regular.push(NotRegular {
+                    path: shown_root.join(rel),
+                    kind,
+                });
+                continue;
             }
-            _ => false,
         };
-        if !is_file {
-            continue;
-        }
         let Ok(rel) = entry.path().strip_prefix(root_canon) else {
             continue;
         };
@@ -408,9 +461,78 @@ fn walk_dir(
             .join("/");
         // Show the user the path as they wrote it, not the canonical one.
         let shown = shown_root.join(entry.path().strip_prefix(root_canon).unwrap_or(&rel));
-        found.push((key, shown, rel));
+        found.push((key, shown, rel, size));
     }
     Ok(())
+}
+
+/// The size of a regular file (or of the file a link points to); `None` for a folder (walked or,
+/// for the root, the walk itself); otherwise what kind of entry it is instead.
+fn regular_file_size(
+    path: &Path,
+    file_type: Option<std::fs::FileType>,
+) -> Result<Option<u64>, NotRegularKind> {
+    let Some(file_type) = file_type else {
+        return Ok(None);
+    };
+    if file_type.is_dir() {
+        return Ok(None);
+    }
+    let meta = if file_type.is_symlink() {
+        match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(NotRegularKind::DanglingLink);
+            }
+            Err(e) if is_loop(&e) => return Err(NotRegularKind::SymlinkLoop),
+            Err(_) => return Err(NotRegularKind::UnreadableLink),
+        }
+    } else {
+        std::fs::symlink_metadata(path).map_err(|_| NotRegularKind::UnreadableLink)?
+    };
+    if meta.is_file() {
+        return Ok(Some(meta.len()));
+    }
+    if meta.is_dir() {
+        // A link to a folder it lies in would walk the same files forever if followed.
+        let inside = std::fs::canonicalize(path)
+            .is_ok_and(|target| path.parent().is_some_and(|dir| dir.starts_with(&target)));
+        return Err(if inside {
+            NotRegularKind::SymlinkLoop
+        } else {
+            NotRegularKind::LinkToFolder
+        });
+    }
+    Err(special_kind(&meta.file_type()))
+}
+
+#[cfg(unix)]
+fn is_loop(error: &std::io::Error) -> bool {
+    error.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_loop(_error: &std::io::Error) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn special_kind(file_type: &std::fs::FileType) -> NotRegularKind {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        NotRegularKind::Fifo
+    } else if file_type.is_socket() {
+        NotRegularKind::Socket
+    } else if file_type.is_block_device() {
+        NotRegularKind::BlockDevice
+    } else {
+        NotRegularKind::CharDevice
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_file_type: &std::fs::FileType) -> NotRegularKind {
+    NotRegularKind::CharDevice
 }
 
 fn file_name_of(path: &Path) -> String {

@@ -370,3 +370,80 @@ fn fetch_to_writes_a_plain_model_folder_that_translates() {
         assert_eq!(translate(&shared), translate(&fixture));
     }
 }
+
+/// `models fetch` and `--to` under umask 002: the snapshot folder and the exported folder are
+/// `0777 & ~umask` and their files `0666 & ~umask` (the snapshot was a 0700 folder); a file that
+/// `--to` replaces keeps its mode. Also under 022, the common default.
+#[cfg(unix)]
+#[test]
+fn fetched_and_exported_models_get_the_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let modes_in = |dir: &Path| -> Vec<(String, u32)> {
+        let mut found: Vec<(String, u32)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, mode(&path))
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    for (umask, file_mode, dir_mode) in [(0o002u32, 0o664, 0o775), (0o022, 0o644, 0o755)] {
+        let hub = start_hub(model_files(), Fault::None, 100);
+        let hf_home = tempfile::tempdir().unwrap();
+        let fetch_to = |to: &Path, endpoint: &str| {
+            let mut command = de2en_std(hf_home.path());
+            command
+                .args(["models", "fetch", REPO, "--quiet", "--to"])
+                .arg(to)
+                .env("HF_ENDPOINT", endpoint);
+            // SAFETY: umask is async-signal-safe and changes only the child's mask.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::umask(umask as libc::mode_t);
+                    Ok(())
+                });
+            }
+            assert_cmd::Command::from_std(command).assert().success();
+        };
+        let shared = hf_home.path().join("shared/models/opus-mt-de-en");
+        fetch_to(&shared, &hub);
+        let dir = snapshot(hf_home.path());
+        assert_eq!(mode(&dir), dir_mode, "snapshot under umask {umask:03o}");
+        assert_eq!(mode(dir.parent().unwrap()), dir_mode);
+        let files = modes_in(&dir);
+        assert!(files.len() >= 5, "{files:?}");
+        assert!(files.iter().all(|(_, m)| *m == file_mode), "{files:?}");
+        assert_eq!(mode(&shared), dir_mode, "--to under umask {umask:03o}");
+        assert_eq!(mode(shared.parent().unwrap()), dir_mode);
+        let exported = modes_in(&shared);
+        assert_eq!(exported.len(), files.len(), "{exported:?}");
+        assert!(
+            exported.iter().all(|(_, m)| *m == file_mode),
+            "{exported:?}"
+        );
+
+        // Into a folder that has a model already (from the cache now): replaced files keep theirs.
+        let replaced = hf_home.path().join("replaced");
+        std::fs::create_dir_all(&replaced).unwrap();
+        std::fs::write(replaced.join("config.json"), "old").unwrap();
+        std::fs::set_permissions(
+            replaced.join("config.json"),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+        fetch_to(&replaced, "http://127.0.0.1:9");
+        for (name, m) in modes_in(&replaced) {
+            let expected = if name == "config.json" {
+                0o640
+            } else {
+                file_mode
+            };
+            assert_eq!(m, expected, "{name}");
+        }
+    }
+}

@@ -235,6 +235,12 @@ pub struct TranslateArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Name on stderr each entry of an input folder that is skipped because it is not a regular
+    /// file: FIFO, socket, device, dangling link, symlink loop, link to a folder (the summary
+    /// counts them either way).
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Test hook: sleep this long in every engine call, so tests can interrupt a run.
     #[arg(long, hide = true, value_name = "MS")]
     pub debug_engine_delay_ms: Option<u64>,
@@ -335,6 +341,7 @@ pub struct Settings {
     pub force: bool,
     pub shard: Option<Shard>,
     pub quiet: bool,
+    pub verbose: bool,
     pub debug_engine_delay_ms: Option<u64>,
 }
 
@@ -410,6 +417,7 @@ impl TranslateArgs {
             force: self.force,
             shard: self.shard,
             quiet: self.quiet,
+            verbose: self.verbose,
             debug_engine_delay_ms: self.debug_engine_delay_ms,
         })
     }
@@ -433,6 +441,10 @@ pub fn forced_format(choice: InputFormat) -> Option<Format> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    // Before any thread exists: where the umask cannot be read from /proc it is read by setting
+    // it and setting it back, which must not race with a thread creating a file.
+    #[cfg(unix)]
+    crate::durable::umask();
     match cli.command {
         Command::Translate(args) => {
             let settings = args.into_settings()?;

@@ -34,6 +34,15 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
             e.into()
         }
     })?;
+    if settings.verbose {
+        for skipped in &plan.not_regular {
+            eprintln!(
+                "de2en: skipped {}: {} (not a regular file)",
+                skipped.path.display(),
+                skipped.kind
+            );
+        }
+    }
     let (engine, model_fingerprint) = build_engine(&settings)?;
     let options = pipeline::Options {
         window: settings.window,
@@ -67,7 +76,8 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
         &guarded
     };
 
-    let mut reporter = Reporter::new(plan.jobs.len() as u64, settings.quiet);
+    let planned_bytes = plan.jobs.iter().map(|job| job.source_bytes).sum();
+    let mut reporter = Reporter::new(plan.jobs.len() as u64, planned_bytes, settings.quiet);
     let outcome = pipeline::run(plan, engine, &options, &mut reporter, &stop);
     reporter.finish();
     let summary = match &outcome {
@@ -97,11 +107,18 @@ fn guard_fingerprint(guard: &GuardConfig) -> String {
     }
 }
 
-/// The one-line summary that ends every run (and the hint after an interruption).
+/// The one-line summary that ends every run (and the hint after an interruption). Scripts read
+/// it: the entries not regular files are a clause of their own after "N failed", only when there
+/// are any, so that the line of every run without them stays as it was.
 fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode) {
     let seconds = reporter.elapsed().as_secs_f64();
+    let not_regular = match summary.not_regular {
+        0 => String::new(),
+        1 => ", 1 not regular file (skipped)".to_owned(),
+        n => format!(", {n} not regular files (skipped)"),
+    };
     let mut line = format!(
-        "de2en: {} translated, {} skipped (up to date), {} failed; {} sentences ({} sent to the model) in {:.1} s, {:.0} sentences/s",
+        "de2en: {} translated, {} skipped (up to date), {} failed{not_regular}; {} sentences ({} sent to the model) in {:.1} s, {:.0} sentences/s",
         summary.translated,
         summary.skipped,
         summary.failed,

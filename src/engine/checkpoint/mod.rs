@@ -24,6 +24,7 @@ use candle_core::{DType, Tensor};
 use sha2::{Digest, Sha256};
 
 use super::EngineError;
+use crate::durable::{self, DirSync};
 
 /// Metadata key in a converted file: JSON object `{alias: stored name}` for tied tensors.
 const ALIASES_KEY: &str = "de2en.aliases";
@@ -232,7 +233,7 @@ fn write_converted(
     sha256: &str,
     tensors: &[legacy::LegacyTensor],
 ) -> Result<HashMap<String, String>, Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(cache)?;
+    durable::create_dir_all(cache)?;
     let mut first_name_of_view: HashMap<&str, &str> = HashMap::new();
     let mut aliases = HashMap::new();
     let mut views = Vec::with_capacity(tensors.len());
@@ -257,16 +258,19 @@ fn write_converted(
         (SOURCE_KEY.to_owned(), sha256.to_owned()),
         ("format".to_owned(), "pt".to_owned()),
     ]);
-    let temp = tempfile::NamedTempFile::new_in(cache)?;
-    safetensors::tensor::serialize_to_file(views, Some(metadata), temp.path())?;
-    // No fsync: a file cut short by a crash fails `read_converted`'s size check and is made again.
-    // tempfile creates 0600; a cache shared by the users of a cluster node wants the umask's mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))?;
-    }
-    temp.persist(cache.join(format!("{sha256}.safetensors")))?;
+    let target = cache.join(format!("{sha256}.safetensors"));
+    // `serialize_to_file` writes a temporary file of its own (0600) and renames it onto the path
+    // it is given, so it gets a temporary name here, removed on error; `adopt` then gives the
+    // file `0666 & ~umask` (a cache shared by the users of a cluster node wants the umask's
+    // mode), fsyncs it and renames it into place.
+    let temp = tempfile::Builder::new()
+        .prefix(".de2en-tmp-")
+        .tempfile_in(cache)?
+        .into_temp_path();
+    safetensors::tensor::serialize_to_file(views, Some(metadata), &temp)?;
+    durable::adopt(&temp, &target, DirSync::Now)?;
+    // Renamed away: nothing left for the guard to remove.
+    let _ = temp.keep();
     Ok(aliases)
 }
 
