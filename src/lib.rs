@@ -16,6 +16,7 @@ pub mod batch;
 pub mod cli;
 pub mod document;
 pub mod engine;
+pub mod glossary;
 pub mod guard;
 pub mod input;
 pub mod models;
