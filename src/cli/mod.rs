@@ -222,6 +222,12 @@ pub struct TranslateArgs {
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub window: usize,
 
+    /// Glossary: a UTF-8 TSV file of `German<TAB>English` lines (`German<TAB>` keeps the German
+    /// as it is; `#` comments). Every occurrence of a term, inflected too, becomes the English
+    /// exactly as spelled. Repeat the flag for several files. See README "Glossary".
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Vec<PathBuf>,
+
     /// Translate again even when an output is up to date.
     #[arg(long)]
     pub force: bool,
@@ -336,6 +342,8 @@ pub struct Settings {
     pub shard: Option<Shard>,
     pub quiet: bool,
     pub debug_engine_delay_ms: Option<u64>,
+    /// Glossary files, read when the run starts.
+    pub glossary: Vec<PathBuf>,
 }
 
 impl TranslateArgs {
@@ -411,6 +419,7 @@ impl TranslateArgs {
             shard: self.shard,
             quiet: self.quiet,
             debug_engine_delay_ms: self.debug_engine_delay_ms,
+            glossary: self.glossary,
         })
     }
 }

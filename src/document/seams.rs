@@ -108,6 +108,14 @@ pub(super) fn apply(
             }
             pairs.retain(|[_, [s, e]]| s < e && rebuilt.get(*s..*e).is_some());
         }
+        for term in &mut report.glossary {
+            let [s, e] = term.target_span;
+            let (s, e) = (moved(&kept, s, false), moved(&kept, e, true));
+            term.target_span = [s, e.max(s)];
+            if let Some(english) = rebuilt.get(s..e.max(s)) {
+                term.english = english.to_owned();
+            }
+        }
     }
     *target = rebuilt;
 }
@@ -411,6 +419,7 @@ mod tests {
             flags: Vec::new(),
             block: 0,
             alignment: None,
+            glossary: Vec::new(),
         }
     }
 
