@@ -159,6 +159,11 @@ fn every_occurrence_gets_its_english_exactly_once_with_the_fixture_models() {
             "{model}: {target}"
         );
         assert!(!target.contains("Bundeskanzler"), "{model}: {target}");
+        // The emphasis stays on the term (whether the model kept its placeholder or not).
+        assert!(
+            target.contains("**Federal Chancellor**"),
+            "{model}: {target}"
+        );
         // The keep-as-is entry: the German as it stands, once.
         assert_eq!(
             target.matches("Deutschen Bahn").count(),
@@ -197,8 +202,40 @@ fn every_occurrence_gets_its_english_exactly_once_with_the_fixture_models() {
             "{model}: {page}"
         );
         assert!(!page.contains("Bundeskanzler"), "{model}: {page}");
-        assert!(page.contains("<a href=\"/kanzler\">"), "{model}: {page}");
+        assert!(
+            page.contains("<a href=\"/kanzler\">Federal Chancellor</a>"),
+            "{model}: {page}"
+        );
     }
+}
+
+#[test]
+fn a_segment_of_nothing_but_terms_needs_no_model() {
+    let run = Run::new(&[
+        ("g.tsv", GLOSSARY),
+        (
+            "a.md",
+            "# Deutsche Bahn
+
+## Bundeskanzler
+
+Der Bundeskanzler fährt mit der Bahn.
+",
+        ),
+    ]);
+    let mut args: Vec<String> = model_args("tiny-swish");
+    args.extend(["--glossary", "g.tsv", "--format", "json", "a.md"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let doc = run.json(&args);
+    let target = doc["target"].as_str().expect("target");
+    assert!(
+        target.starts_with("# Deutsche Bahn\n\n## Federal Chancellor\n\n"),
+        "{target}"
+    );
+    let segments = doc["segments"].as_array().expect("segments");
+    assert_eq!(segments[0]["tokens"], 0);
+    assert_eq!(segments[1]["tokens"], 0);
+    assert!(segments[2]["tokens"].as_u64().expect("tokens") > 0);
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub(crate) fn render(
 
     // Protected tokens.
     let mut protected_spans: Vec<ByteSpan> = Vec::new();
-    let term_edits = place_terms(
+    let (term_edits, wrapped) = place_terms(
         plan,
         target,
         exact,
@@ -131,12 +131,12 @@ pub(crate) fn render(
         });
     }
 
-    // Inline markup.
+    // Inline markup (not what went with an appended glossary term).
     let pairs: Vec<(usize, usize)> = plan
         .atoms
         .iter()
         .enumerate()
-        .filter(|(_, a)| a.kind == AtomKind::Open)
+        .filter(|(i, a)| a.kind == AtomKind::Open && !wrapped.contains(i))
         .filter_map(|(i, a)| a.partner.map(|c| (i, c)))
         .collect();
     if !pairs.is_empty() {
@@ -481,19 +481,22 @@ pub(crate) fn render_terms(plan: &SegmentPlan, target: &str) -> (String, Vec<Str
     let mut edits = Vec::new();
     let mut flags = Vec::new();
     let exact = target == plan.input;
-    let term_edits = place_terms(plan, target, exact, &mut edits, &mut Vec::new(), &mut flags);
+    let (term_edits, _) = place_terms(plan, target, exact, &mut edits, &mut Vec::new(), &mut flags);
     let (text, _, landed) = apply(target, edits);
     (text, flags, term_spans(&term_edits, &landed))
 }
 
 /// A term edit: the term's index in `SegmentPlan::terms`, the edit's index, and how many bytes
-/// of the edit's text come before the English (the space before an appended term).
-type TermEdit = (usize, usize, usize);
+/// of the edit's text come before and after the English (the space before an appended term,
+/// the markup around it).
+type TermEdit = (usize, usize, usize, usize);
 
 /// The edits that put each glossary term's English in place of its placeholder. A placeholder
 /// the model dropped is appended before the final punctuation, one it repeated is kept once
 /// (the first); both flag the segment `glossary-missed`, so the English is there exactly once
-/// per occurrence of the German whatever the model did.
+/// per occurrence of the German whatever the model did. An appended term takes the markup
+/// that held only it (`**Bundeskanzler**`, a link text) along; those markup atoms (their
+/// opening ones) are returned, they are not placed again.
 fn place_terms(
     plan: &SegmentPlan,
     target: &str,
@@ -501,7 +504,7 @@ fn place_terms(
     edits: &mut Vec<Edit>,
     protected_spans: &mut Vec<ByteSpan>,
     flags: &mut Vec<String>,
-) -> Vec<TermEdit> {
+) -> (Vec<TermEdit>, Vec<usize>) {
     let mut placed = Vec::with_capacity(plan.terms.len());
     let mut missed = Vec::new();
     for (t, term) in plan.terms.iter().enumerate() {
@@ -518,7 +521,7 @@ fn place_terms(
             continue;
         };
         protected_spans.extend(found.iter().copied());
-        placed.push((t, edits.len(), 0));
+        placed.push((t, edits.len(), 0, 0));
         edits.push(Edit {
             span: *first,
             order: term.atom,
@@ -542,18 +545,49 @@ fn place_terms(
     let end = body
         .trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«'])
         .len();
+    let mut wrapped = Vec::new();
     for t in missed.into_iter().filter(|&t| t != usize::MAX) {
         let term = &plan.terms[t];
         let alone = target[..end].trim().is_empty();
         let space = if alone { "" } else { " " };
-        placed.push((t, edits.len(), space.len()));
+        let (open, close) = match wrapping_markup(plan, term.atom) {
+            Some((o, c)) => {
+                wrapped.extend((o..c).filter(|&i| plan.atoms[i].kind == AtomKind::Open));
+                let text = |range: std::ops::Range<usize>| -> String {
+                    range.map(|i| atom_text(plan, i)).collect()
+                };
+                (text(o..term.atom), text(term.atom + 1..c + 1))
+            }
+            None => (String::new(), String::new()),
+        };
+        placed.push((t, edits.len(), space.len() + open.len(), close.len()));
         edits.push(Edit {
             span: ByteSpan::new(end, end),
             order: usize::MAX - 1,
-            text: format!("{space}{}", term_text(plan, term, &target[..end])),
+            text: format!(
+                "{space}{open}{}{close}",
+                term_text(plan, term, &target[..end])
+            ),
         });
     }
-    placed
+    (placed, wrapped)
+}
+
+/// The outermost markup pair around term atom `k` that holds nothing but the term and markup
+/// paired inside it: `(open, close)` atom indices.
+fn wrapping_markup(plan: &SegmentPlan, k: usize) -> Option<(usize, usize)> {
+    let atoms = &plan.atoms;
+    (0..k)
+        .filter(|&o| atoms[o].kind == AtomKind::Open)
+        .filter_map(|o| atoms[o].partner.map(|c| (o, c)))
+        .find(|&(o, c)| {
+            c > k
+                && (o..=c).all(|i| {
+                    i == k
+                        || matches!(atoms[i].kind, AtomKind::Open | AtomKind::Close)
+                            && atoms[i].partner.is_some_and(|p| o <= p && p <= c)
+                })
+        })
 }
 
 /// A term's English as written after `before`: its first letter capitalised where it starts a
@@ -584,16 +618,14 @@ fn term_text(plan: &SegmentPlan, term: &PlannedTerm, before: &str) -> String {
         .collect()
 }
 
-/// Where the term edits' texts landed, without the space before an appended term.
+/// Where the term edits' texts landed, without the space and markup around an appended term.
 fn term_spans(term_edits: &[TermEdit], landed: &[Option<ByteSpan>]) -> TermSpans {
     term_edits
         .iter()
-        .filter_map(|&(t, edit, lead)| {
+        .filter_map(|&(t, edit, lead, trail)| {
             let span = landed.get(edit).copied().flatten()?;
-            Some((
-                t,
-                ByteSpan::new((span.start + lead).min(span.end), span.end),
-            ))
+            let end = span.end.saturating_sub(trail);
+            Some((t, ByteSpan::new((span.start + lead).min(end), end)))
         })
         .collect()
 }

@@ -370,18 +370,36 @@ pub fn prepare_with_glossary(
 }
 
 /// Cuts an over-long segment into parts the model accepts and queues its parts as model inputs.
+/// A segment that is nothing but glossary terms (a heading "Deutsche Bahn", an `alt` text
+/// "Bundeskanzler") has nothing for the model to translate: it gets no part, and its terms'
+/// English is written as the glossary gives it.
 fn schedule(
     mut plan: SegmentPlan,
     engine: &dyn Engine,
     inputs: &mut Vec<String>,
     segments: &mut Vec<SegmentPlan>,
 ) {
-    (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
     plan.first_input = inputs.len();
+    if only_terms(&plan) {
+        segments.push(plan);
+        return;
+    }
+    (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
     for piece in &plan.pieces {
         inputs.push(plan.input[piece.start..piece.end].to_owned());
     }
     segments.push(plan);
+}
+
+/// A segment whose words are all glossary terms (the rest punctuation, markup, quotation marks).
+fn only_terms(plan: &SegmentPlan) -> bool {
+    !plan.terms.is_empty()
+        && plan.atoms.iter().zip(&plan.ranges).all(|(atom, range)| {
+            atom.kind != AtomKind::Text
+                || !plan.input[range.start..range.end]
+                    .chars()
+                    .any(char::is_alphanumeric)
+        })
 }
 
 /// Splits the text atoms of a parsed block into text, quotation marks and protected tokens, and
@@ -1196,11 +1214,16 @@ impl PreparedDocument {
             .filter_map(|&(t, span)| {
                 let term = plan.terms.get(t)?;
                 let atom = plan.atoms.get(term.atom)?;
+                let written = target.get(span.start..span.end)?;
                 Some(GlossaryUse {
                     source_span: [atom.span.start, atom.span.end],
                     target_span: [target_span[0] + span.start, target_span[0] + span.end],
                     german: term.german.clone(),
-                    english: target.get(span.start..span.end)?.to_owned(),
+                    // HTML: the English as a reader sees it (`AT&T`, written `AT&amp;T`).
+                    english: match plan.html {
+                        Some(_) => visible_text(written),
+                        None => written.to_owned(),
+                    },
                 })
             })
             .collect();
@@ -1263,7 +1286,12 @@ impl PreparedDocument {
             );
         };
         let mut flags = Vec::new();
-        let (joined, alignment) = long::join(plan, parts);
+        let (joined, alignment) = if plan.pieces.is_empty() {
+            // Only glossary terms (see `schedule`): rendered as if the model had copied them.
+            (plan.input.clone(), None)
+        } else {
+            long::join(plan, parts)
+        };
         if plan.pieces.len() > 1 {
             flags.push("split".to_owned());
         }

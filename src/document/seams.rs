@@ -112,8 +112,15 @@ pub(super) fn apply(
             let [s, e] = term.target_span;
             let (s, e) = (moved(&kept, s, false), moved(&kept, e, true));
             term.target_span = [s, e.max(s)];
-            if let Some(english) = rebuilt.get(s..e.max(s)) {
-                term.english = english.to_owned();
+            // A seam may re-case the first letter of a term after `,”` (never more of it); the
+            // report follows.
+            let now = rebuilt.get(s..).and_then(|t| t.chars().next());
+            let mut chars = term.english.chars();
+            if let (Some(now), Some(was)) = (now, chars.next())
+                && now != was
+                && now.to_lowercase().eq(was.to_lowercase())
+            {
+                term.english = std::iter::once(now).chain(chars).collect();
             }
         }
     }
