@@ -31,6 +31,7 @@ Examples:
   echo 'Guten Morgen.' | de2en translate         # stdin to stdout
   de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
   de2en translate --format review archiv/ -o review/   # side-by-side review pages + index.html
+  de2en translate --glossary agentur.tsv archiv/ -o archiv-en/   # terms always one way
   de2en models fetch                             # download the default model once";
 
 /// Translate German news articles into English on your own machine.
