@@ -3,6 +3,7 @@
 //! whatever they do with a term's placeholder); sentences without terms translate as without
 //! the glossary; bad glossaries are refused with the file and the line.
 
+mod browser_common;
 mod cli_common;
 
 use std::path::{Path, PathBuf};
@@ -135,6 +136,13 @@ fn identity_engine_puts_every_english_where_the_german_was() {
          Auch der **Federal Chancellor** war da, und ein Vertreter der Deutschen Bahn.\n\n\
          Rent cap gilt ab Montag in der Stadt.\n"
     );
+    // Mid-sentence, the English exactly as spelled.
+    let mid = "Die Mietpreisbremse gilt. Ab heute gilt mietpreisbremse.\n";
+    std::fs::write(run.path("b.txt"), mid).expect("write");
+    let (out, stderr, code) =
+        run.translate(&["--engine", "identity", "--glossary", "g.tsv", "b.txt"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out, "Die rent cap gilt. Ab heute gilt rent cap.\n");
     let (page, stderr, code) =
         run.translate(&["--engine", "identity", "--glossary", "g.tsv", "p.html"]);
     assert_eq!(code, 0, "{stderr}");
@@ -500,4 +508,78 @@ fn review_page_marks_terms_and_explains_the_flag() {
     if page.contains(">glossary-missed</span>") {
         assert!(page.contains("the model dropped or repeated a glossary term"));
     }
+}
+
+#[test]
+fn review_page_marks_show_in_a_browser() {
+    let articles = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/articles");
+    let article = articles.join("euronews-kerry-syrien.de.txt");
+    let article = article.to_string_lossy().into_owned();
+    let run = Run::new(&[("g.tsv", "Kerry\t\nSyrien\tSyria\nRussland\tRussia\n")]);
+    let render = |format: &str, out: &str| {
+        let mut args: Vec<String> = model_args("tiny-swish");
+        args.extend(["--glossary", "g.tsv", "--format", format, "-o", out].map(String::from));
+        args.push(article.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, stderr, code) = run.translate(&args);
+        assert_eq!(code, 0, "{stderr}");
+    };
+    render("json", "k.json");
+    render("review", "k.review.html");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(run.path("k.json")).expect("json")).expect("JSON");
+    let segments = doc["segments"].as_array().expect("segments");
+    let source = std::fs::read_to_string(&article).expect("article");
+    // What each row must mark, German side and English side.
+    let mut want_source = Vec::new();
+    let mut want_target = Vec::new();
+    for term in segments
+        .iter()
+        .flat_map(|s| s["glossary"].as_array().into_iter().flatten())
+    {
+        let [s, e] = [0, 1].map(|i| term["source_span"][i].as_u64().expect("span") as usize);
+        want_source.push(Value::from(&source[s..e]));
+        want_target.push(term["english"].clone());
+    }
+    assert!(want_source.len() >= 5, "{want_source:?}");
+
+    let Some((_browser, mut page)) = browser_common::open_page(
+        &run.path("k.review.html"),
+        "review_page_marks_show_in_a_browser",
+    ) else {
+        return;
+    };
+    let marks = browser_common::eval(
+        &mut page,
+        "[...document.querySelectorAll('#segments tbody tr')].map(r => [\
+         [...r.querySelectorAll('td.src mark.term')].map(m => m.textContent), \
+         [...r.querySelectorAll('td.tgt mark.term')].map(m => m.textContent), \
+         r.querySelector('td.src').textContent, r.querySelector('td.tgt').textContent])",
+    );
+    let rows = marks.as_array().expect("rows");
+    assert_eq!(rows.len(), segments.len());
+    let mut seen_source = Vec::new();
+    let mut seen_target = Vec::new();
+    for (row, segment) in rows.iter().zip(segments) {
+        // The marks change nothing of the text a reader sees.
+        assert_eq!(row[2], segment["source"]);
+        assert_eq!(row[3], segment["target"]);
+        seen_source.extend(row[0].as_array().expect("marks").iter().cloned());
+        seen_target.extend(row[1].as_array().expect("marks").iter().cloned());
+    }
+    assert_eq!(seen_source, want_source);
+    assert_eq!(seen_target, want_target);
+    // The mark is visible and says what it is.
+    let style = browser_common::eval(
+        &mut page,
+        "(() => { const m = document.querySelector('td.tgt mark.term'); \
+         return [getComputedStyle(m).backgroundColor, m.title]; })()",
+    );
+    assert_ne!(style[0], "rgba(0, 0, 0, 0)", "{style}");
+    assert!(
+        style[1].as_str().expect("title").starts_with("glossary: "),
+        "{style}"
+    );
+    page.screenshot("glossary-review.png").expect("screenshot");
+    assert_eq!(page.console_errors(), Vec::<String>::new());
 }
