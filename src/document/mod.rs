@@ -670,6 +670,29 @@ fn carve_block(
     // Split text atoms where a sentence starts or ends inside them.
     let mut bounds: Vec<usize> = sentences.iter().flat_map(|s| [s.start, s.end]).collect();
     bounds.dedup();
+    // A glossary term the segmenter cuts through ("gewinnt. Dann") is no term: it is text again
+    // (its clean text is the same), so both sentences keep their words.
+    let demoted: Vec<Atom>;
+    let cut_through = |i: usize| {
+        let r = ranges[i];
+        matches!(atoms[i].kind, AtomKind::Term(_))
+            && bounds.iter().any(|&b| r.start < b && b < r.end)
+    };
+    let atoms = if (0..atoms.len()).any(cut_through) {
+        demoted = (0..atoms.len())
+            .map(|i| {
+                let kind = if cut_through(i) {
+                    AtomKind::Text
+                } else {
+                    atoms[i].kind
+                };
+                Atom { kind, ..atoms[i] }
+            })
+            .collect();
+        &demoted[..]
+    } else {
+        atoms
+    };
     let mut split: Vec<(Atom, usize, ByteSpan)> = Vec::with_capacity(atoms.len() + bounds.len());
     for (i, atom) in atoms.iter().enumerate() {
         let range = ranges[i];
@@ -1447,6 +1470,51 @@ mod tests {
         let source = "Mehr dazu unter https://example.org/a?b=1.";
         let (inputs, doc) = run(source, Format::Text, QuoteStyle::Keep);
         assert_eq!(inputs, vec!["Mehr dazu unter"]);
+        assert_eq!(doc.target, source);
+    }
+
+    fn glossed(source: &str, glossary: &str) -> (Vec<String>, TranslatedDocument) {
+        let mut terms = Glossary::default();
+        terms
+            .add_file(glossary.as_bytes(), std::path::Path::new("g.tsv"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let options = PrepareOptions {
+            format: Format::Text,
+            quotes: QuoteStyle::Keep,
+        };
+        let engine = IdentityEngine;
+        let prepared = prepare_with_glossary(source, &options, &engine, Some(&terms));
+        let inputs: Vec<String> = prepared
+            .model_inputs()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let translations = engine.translate(&refs).unwrap_or_default();
+        (inputs, prepared.finish(&translations))
+    }
+
+    #[test]
+    fn terms_go_to_the_model_as_placeholders_even_at_a_sentence_edge() {
+        let (inputs, doc) = glossed(
+            "Bundestag stimmt zu, sagt der Bundeskanzler. Kein Begriff hier.",
+            "Bundestag\t\nBundeskanzler\tFederal Chancellor\n",
+        );
+        assert_eq!(
+            inputs,
+            vec!["ZX1 stimmt zu, sagt der ZX2.", "Kein Begriff hier."]
+        );
+        assert_eq!(
+            doc.target,
+            "Bundestag stimmt zu, sagt der Federal Chancellor. Kein Begriff hier."
+        );
+    }
+
+    #[test]
+    fn a_term_the_segmenter_cuts_through_is_left_as_text() {
+        let source = "Der Verein gewinnt. Dann kommt der Bus.";
+        let (inputs, doc) = glossed(source, "gewinnt. Dann\twins. Then\n");
+        assert_eq!(inputs, vec!["Der Verein gewinnt.", "Dann kommt der Bus."]);
         assert_eq!(doc.target, source);
     }
 
