@@ -70,6 +70,8 @@ pub struct Options {
     pub fingerprint: String,
     /// This worker's shard: its manifest and temporary files are its own in a shared folder.
     pub shard: Option<Shard>,
+    /// Terms every file's German is checked for (`--glossary`); see `crate::glossary`.
+    pub glossary: Option<std::sync::Arc<crate::glossary::Glossary>>,
 }
 
 /// What the run reports while it goes: for a progress bar, a log, or a test.
@@ -117,6 +119,8 @@ pub struct Summary {
     pub flagged: u64,
     /// Files of the plan's tree that belong to other shards.
     pub other_shards: usize,
+    /// Glossary terms applied in the outputs written.
+    pub glossary_terms: u64,
     /// The stop flag ended the run early; every file written is complete.
     pub interrupted: bool,
 }
@@ -353,7 +357,8 @@ impl Pipeline<'_> {
             format,
             quotes: self.options.quotes,
         };
-        let doc = document::prepare(&decoded.text, &options, self.engine);
+        let glossary = self.options.glossary.as_deref();
+        let doc = document::prepare_with_glossary(&decoded.text, &options, self.engine, glossary);
         let slot = window.pending.len();
         let mut remaining = 0;
         let ids: Vec<usize> = {
@@ -547,6 +552,7 @@ impl Pipeline<'_> {
         let source =
             (self.options.output_format == OutputFormat::Review).then(|| doc.source().to_owned());
         let translated = doc.finish(&translations);
+        let glossary_terms: usize = translated.segments.iter().map(|s| s.glossary.len()).sum();
         let review = source
             .as_deref()
             .map(|source| (pending.job.key.as_str(), source, format));
@@ -591,6 +597,7 @@ impl Pipeline<'_> {
         self.summary.translated += 1;
         self.summary.sentences += sentences;
         self.progress.work_done(rest);
+        self.summary.glossary_terms += glossary_terms as u64;
         self.progress.file_done();
         Ok(())
     }

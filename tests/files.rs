@@ -469,6 +469,7 @@ fn progress_moves_inside_a_window_and_adds_up_to_the_planned_bytes() {
         batch_tokens: 40,
         fingerprint: "upper".into(),
         shard: None,
+        glossary: None,
     };
     let run = || {
         let plan = de2en::walk::plan(&de2en::walk::PlanOptions {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Modules below the document model, and what they must never import.
-const BELOW_THE_DOCUMENT: &[&str] = &["engine", "guard", "segment", "quotes", "span"];
+const BELOW_THE_DOCUMENT: &[&str] = &["engine", "guard", "segment", "quotes", "span", "glossary"];
 /// `lib` stands for the crate root's re-exports (`crate::Format`): a lower stage names the module
 /// it imports from, so that nothing from above slips in through the root.
 const ABOVE: &[&str] = &["document", "align", "cli", "walk", "pipeline", "lib"];

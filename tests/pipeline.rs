@@ -133,6 +133,7 @@ fn options(window: usize) -> Options {
         batch_tokens: 4096,
         fingerprint: "test engine".into(),
         shard: None,
+        glossary: None,
     }
 }
 

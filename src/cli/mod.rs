@@ -31,6 +31,7 @@ Examples:
   echo 'Guten Morgen.' | de2en translate         # stdin to stdout
   de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
   de2en translate --format review archiv/ -o review/   # side-by-side review pages + index.html
+  de2en translate --glossary agentur.tsv archiv/ -o archiv-en/   # terms always one way
   de2en models fetch                             # download the default model once";
 
 /// Translate German news articles into English on your own machine.
@@ -222,6 +223,12 @@ pub struct TranslateArgs {
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub window: usize,
 
+    /// Glossary: a UTF-8 TSV file of `German<TAB>English` lines (`German<TAB>` keeps the German
+    /// as it is; `#` comments). Every occurrence of a term, inflected too, becomes the English
+    /// exactly as spelled. Repeat the flag for several files. See README "Glossary".
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Vec<PathBuf>,
+
     /// Translate again even when an output is up to date.
     #[arg(long)]
     pub force: bool,
@@ -343,6 +350,8 @@ pub struct Settings {
     pub quiet: bool,
     pub verbose: bool,
     pub debug_engine_delay_ms: Option<u64>,
+    /// Glossary files, read when the run starts.
+    pub glossary: Vec<PathBuf>,
 }
 
 impl TranslateArgs {
@@ -419,6 +428,7 @@ impl TranslateArgs {
             quiet: self.quiet,
             verbose: self.verbose,
             debug_engine_delay_ms: self.debug_engine_delay_ms,
+            glossary: self.glossary,
         })
     }
 }

@@ -17,6 +17,7 @@ use crate::engine::identity::IdentityEngine;
 use crate::engine::marian::MarianEngine;
 use crate::engine::marian::linear::Precision;
 use crate::engine::{DecodeOverride, Engine, EngineError, Translation};
+use crate::glossary::Glossary;
 use crate::guard::{GuardConfig, GuardMode, Guarded};
 use crate::models;
 use crate::pipeline::{self, Summary};
@@ -43,6 +44,13 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
             );
         }
     }
+    // A bad glossary is a usage error, found before the model is loaded.
+    let glossary = if settings.glossary.is_empty() {
+        None
+    } else {
+        let glossary = Glossary::load(&settings.glossary).map_err(|e| UsageError(e.into()))?;
+        Some(Arc::new(glossary))
+    };
     let (engine, model_fingerprint) = build_engine(&settings)?;
     let options = pipeline::Options {
         window: settings.window,
@@ -64,8 +72,14 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
             settings.engine_settings.beam_size,
             settings.engine_settings.max_new_tokens,
             settings.engine_settings.min_new_tokens,
-        ) + &guard_fingerprint(&settings.guard),
+        ) + &guard_fingerprint(&settings.guard)
+            // Only with a glossary, so manifests written without one stay valid.
+            + &glossary
+                .as_ref()
+                .map(|g| format!("; glossary={}", g.fingerprint()))
+                .unwrap_or_default(),
         shard: settings.shard,
+        glossary: glossary.clone(),
     };
 
     let guarded;
@@ -85,7 +99,7 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
         Err(aborted) => &aborted.summary,
     };
     if !settings.quiet {
-        print_summary(&reporter, summary, settings.guard.mode);
+        print_summary(&reporter, summary, settings.guard.mode, glossary.is_some());
     }
     match outcome {
         Err(aborted) => Err(aborted.error.into()),
@@ -110,7 +124,7 @@ fn guard_fingerprint(guard: &GuardConfig) -> String {
 /// The one-line summary that ends every run (and the hint after an interruption). Scripts read
 /// it: the entries not regular files are a clause of their own after "N failed", only when there
 /// are any, so that the line of every run without them stays as it was.
-fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode) {
+fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode, glossary: bool) {
     let seconds = reporter.elapsed().as_secs_f64();
     let not_regular = match summary.not_regular {
         0 => String::new(),
@@ -127,6 +141,9 @@ fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode) {
         seconds,
         summary.sentences as f64 / seconds.max(1e-3),
     );
+    if glossary {
+        line.push_str(&format!(", {} glossary terms", summary.glossary_terms));
+    }
     if guard != GuardMode::Off {
         line.push_str(&format!(
             "; {} sentences retried, {} still flagged",

@@ -14,13 +14,16 @@
 //!   Markup is never dropped; every guess is flagged `markup-unaligned`;
 //! - placeholders are replaced by their token; a placeholder the model mangled or dropped is
 //!   removed and its token appended before the final punctuation (flag `passthrough-appended`);
+//! - a glossary term's placeholder is replaced by the term's English (its first letter
+//!   capitalised where it starts a sentence); one the model dropped is appended the same way, one
+//!   it repeated is kept once, and either is flagged `glossary-missed`;
 //! - line breaks replace the space nearest their proportional position (in Markdown, never one
 //!   that would start a new block);
 //! - quotation marks are paired and typeset (see `crate::quotes`), missing ones added
 //!   (flag `quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
 
-use super::{AtomKind, HtmlContext, SegmentPlan};
-use crate::engine::WordAlignment;
+use super::{AtomKind, HtmlContext, PlannedTerm, SegmentPlan};
+use crate::engine::{TranslationFlag, WordAlignment};
 use crate::quotes::{self, QuoteRole, QuoteStyle};
 use crate::span::ByteSpan;
 
@@ -53,14 +56,18 @@ pub(crate) fn words(text: &str) -> Vec<ByteSpan> {
     out
 }
 
-/// Rebuilds one segment from its translation. Returns the text, the flags, and where the
-/// translation's bytes went in the text.
+/// Where each glossary term of a rendered segment went: its index in `SegmentPlan::terms` and
+/// its English's span in the rendered text.
+pub(crate) type TermSpans = Vec<(usize, ByteSpan)>;
+
+/// Rebuilds one segment from its translation. Returns the text, the flags, where the
+/// translation's bytes went in the text, and where the glossary terms went.
 pub(crate) fn render(
     plan: &SegmentPlan,
     target: &str,
     alignment: Option<&WordAlignment>,
     style: QuoteStyle,
-) -> (String, Vec<String>, Placement) {
+) -> (String, Vec<String>, Placement, TermSpans) {
     let exact = target == plan.input;
     let source_text = |i: usize| atom_text(plan, i);
     let mut flags: Vec<String> = Vec::new();
@@ -68,10 +75,21 @@ pub(crate) fn render(
 
     // Protected tokens.
     let mut protected_spans: Vec<ByteSpan> = Vec::new();
+    let (term_edits, wrapped) = place_terms(
+        plan,
+        target,
+        exact,
+        &mut edits,
+        &mut protected_spans,
+        &mut flags,
+    );
     let mut appended: Vec<String> = Vec::new();
     // HTML tokens holding tags the model lost: put back among the inline tags, below.
     let mut lost_tags: Vec<usize> = Vec::new();
     for (atom, placeholder) in &plan.placeholders {
+        if plan.terms.iter().any(|t| t.atom == *atom) {
+            continue;
+        }
         let found = if exact {
             vec![plan.ranges[*atom]]
         } else {
@@ -113,12 +131,12 @@ pub(crate) fn render(
         });
     }
 
-    // Inline markup.
+    // Inline markup (not what went with an appended glossary term).
     let pairs: Vec<(usize, usize)> = plan
         .atoms
         .iter()
         .enumerate()
-        .filter(|(_, a)| a.kind == AtomKind::Open)
+        .filter(|(i, a)| a.kind == AtomKind::Open && !wrapped.contains(i))
         .filter_map(|(i, a)| a.partner.map(|c| (i, c)))
         .collect();
     if !pairs.is_empty() {
@@ -437,15 +455,179 @@ pub(crate) fn render(
     if plan.html.is_some() && !exact {
         repair_tag_order(plan, &mut edits);
     }
-    let (mut text, mut placement) = apply(target, edits);
+    let (mut text, mut placement, landed) = apply(target, edits);
+    let mut terms = term_spans(&term_edits, &landed);
     if plan.markdown
         && plan.block_start
         && !exact
         && let Some(at) = escape_block_start(&mut text)
     {
         placement.inserted(at, 1);
+        for (_, span) in &mut terms {
+            if span.start >= at {
+                span.start += 1;
+            }
+            if span.end > at {
+                span.end += 1;
+            }
+        }
     }
-    (text, flags, placement)
+    (text, flags, placement, terms)
+}
+
+/// `--input-format lines` with glossary terms: the model's text as it is, the terms' English in
+/// place of their placeholders (nothing else of `render` applies to a raw line).
+pub(crate) fn render_terms(plan: &SegmentPlan, target: &str) -> (String, Vec<String>, TermSpans) {
+    let mut edits = Vec::new();
+    let mut flags = Vec::new();
+    let exact = target == plan.input;
+    let (term_edits, _) = place_terms(plan, target, exact, &mut edits, &mut Vec::new(), &mut flags);
+    let (text, _, landed) = apply(target, edits);
+    (text, flags, term_spans(&term_edits, &landed))
+}
+
+/// A term edit: the term's index in `SegmentPlan::terms`, the edit's index, and how many bytes
+/// of the edit's text come before and after the English (the space before an appended term,
+/// the markup around it).
+type TermEdit = (usize, usize, usize, usize);
+
+/// The edits that put each glossary term's English in place of its placeholder. A placeholder
+/// the model dropped is appended before the final punctuation, one it repeated is kept once
+/// (the first); both flag the segment `glossary-missed`, so the English is there exactly once
+/// per occurrence of the German whatever the model did. An appended term takes the markup
+/// that held only it (`**Bundeskanzler**`, a link text) along; those markup atoms (their
+/// opening ones) are returned, they are not placed again.
+fn place_terms(
+    plan: &SegmentPlan,
+    target: &str,
+    exact: bool,
+    edits: &mut Vec<Edit>,
+    protected_spans: &mut Vec<ByteSpan>,
+    flags: &mut Vec<String>,
+) -> (Vec<TermEdit>, Vec<usize>) {
+    let mut placed = Vec::with_capacity(plan.terms.len());
+    let mut missed = Vec::new();
+    for (t, term) in plan.terms.iter().enumerate() {
+        let Some((_, placeholder)) = plan.placeholders.iter().find(|(a, _)| *a == term.atom) else {
+            continue;
+        };
+        let found = if exact {
+            vec![plan.ranges[term.atom]]
+        } else {
+            find_placeholder(target, placeholder, plan.placeholders.len())
+        };
+        let Some((first, repeats)) = found.split_first() else {
+            missed.push(t);
+            continue;
+        };
+        protected_spans.extend(found.iter().copied());
+        placed.push((t, edits.len(), 0, 0));
+        edits.push(Edit {
+            span: *first,
+            order: term.atom,
+            text: term_text(plan, term, &target[..first.start]),
+        });
+        for span in repeats {
+            edits.push(Edit {
+                span: *span,
+                order: term.atom,
+                text: String::new(),
+            });
+        }
+        if !repeats.is_empty() {
+            missed.push(usize::MAX);
+        }
+    }
+    if !missed.is_empty() {
+        flags.push(TranslationFlag::GlossaryMissed.as_str().to_owned());
+    }
+    let body = target.trim_end();
+    let end = body
+        .trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«'])
+        .len();
+    let mut wrapped = Vec::new();
+    for t in missed.into_iter().filter(|&t| t != usize::MAX) {
+        let term = &plan.terms[t];
+        let alone = target[..end].trim().is_empty();
+        let space = if alone { "" } else { " " };
+        let (open, close) = match wrapping_markup(plan, term.atom) {
+            Some((o, c)) => {
+                wrapped.extend((o..c).filter(|&i| plan.atoms[i].kind == AtomKind::Open));
+                let text = |range: std::ops::Range<usize>| -> String {
+                    range.map(|i| atom_text(plan, i)).collect()
+                };
+                (text(o..term.atom), text(term.atom + 1..c + 1))
+            }
+            None => (String::new(), String::new()),
+        };
+        placed.push((t, edits.len(), space.len() + open.len(), close.len()));
+        edits.push(Edit {
+            span: ByteSpan::new(end, end),
+            order: usize::MAX - 1,
+            text: format!(
+                "{space}{open}{}{close}",
+                term_text(plan, term, &target[..end])
+            ),
+        });
+    }
+    (placed, wrapped)
+}
+
+/// The outermost markup pair around term atom `k` that holds nothing but the term and markup
+/// paired inside it: `(open, close)` atom indices.
+fn wrapping_markup(plan: &SegmentPlan, k: usize) -> Option<(usize, usize)> {
+    let atoms = &plan.atoms;
+    (0..k)
+        .filter(|&o| atoms[o].kind == AtomKind::Open)
+        .filter_map(|o| atoms[o].partner.map(|c| (o, c)))
+        .find(|&(o, c)| {
+            c > k
+                && (o..=c).all(|i| {
+                    i == k
+                        || matches!(atoms[i].kind, AtomKind::Open | AtomKind::Close)
+                            && atoms[i].partner.is_some_and(|p| o <= p && p <= c)
+                })
+        })
+}
+
+/// A term's English as written after `before`: its first letter capitalised where it starts a
+/// sentence (a keep-as-is term stays as the source has it), escaped for HTML.
+fn term_text(plan: &SegmentPlan, term: &PlannedTerm, before: &str) -> String {
+    let opening = before.trim_end_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '“' | '‘' | '„' | '‚' | '»' | '«' | '(' | '[' | '*' | '_'
+            )
+    });
+    let starts_sentence = opening.is_empty() || opening.ends_with(['.', '!', '?', '…']);
+    let text = if starts_sentence && !term.keep {
+        crate::glossary::capitalise_first(&term.english)
+    } else {
+        term.english.clone()
+    };
+    if term.keep {
+        // The source's own bytes (already escaped where the format needs it).
+        return text;
+    }
+    text.chars()
+        .map(|c| match html_escape(plan.html, c) {
+            Some(escaped) => escaped.to_owned(),
+            None => c.to_string(),
+        })
+        .collect()
+}
+
+/// Where the term edits' texts landed, without the space and markup around an appended term.
+fn term_spans(term_edits: &[TermEdit], landed: &[Option<ByteSpan>]) -> TermSpans {
+    term_edits
+        .iter()
+        .filter_map(|&(t, edit, lead, trail)| {
+            let span = landed.get(edit).copied().flatten()?;
+            let end = span.end.saturating_sub(trail);
+            Some((t, ByteSpan::new((span.start + lead).min(end), end)))
+        })
+        .collect()
 }
 
 /// An HTML atom that holds a tag (`<br>`, `<img>`, a comment): it keeps its place among the
@@ -633,18 +815,22 @@ fn atom_text(plan: &SegmentPlan, i: usize) -> &str {
 }
 
 /// Applies edits; inserts come before a replacement at the same place, in source order. Returns
-/// the text and where the translation's bytes went in it.
-fn apply(target: &str, mut edits: Vec<Edit>) -> (String, Placement) {
-    edits.sort_by_key(|e| (e.span.start, !e.span.is_empty(), e.order));
+/// the text, where the translation's bytes went in it, and where each edit's text went (by the
+/// edit's index in `edits`; `None` for one that was dropped).
+fn apply(target: &str, edits: Vec<Edit>) -> (String, Placement, Vec<Option<ByteSpan>>) {
+    let mut landed = vec![None; edits.len()];
+    let mut edits: Vec<(usize, Edit)> = edits.into_iter().enumerate().collect();
+    edits.sort_by_key(|(_, e)| (e.span.start, !e.span.is_empty(), e.order));
     let mut out = String::with_capacity(target.len() + 32);
     let mut placement = Placement::default();
     let mut cursor = 0;
-    for edit in edits {
+    for (index, edit) in edits {
         let on_boundaries =
             target.is_char_boundary(edit.span.start) && target.is_char_boundary(edit.span.end);
         if edit.span.start < cursor || edit.span.end > target.len() || !on_boundaries {
             // Overlaps an earlier replacement: its position is taken; keep the text anyway.
             if !edit.text.trim().is_empty() && edit.span.is_empty() {
+                landed[index] = Some(ByteSpan::new(out.len(), out.len() + edit.text.len()));
                 out.push_str(&edit.text);
             }
             continue;
@@ -657,11 +843,13 @@ fn apply(target: &str, mut edits: Vec<Edit>) -> (String, Placement) {
             // instead, so it goes before the backslash.
             out.pop();
             placement.moved_last_byte(out.len() + edit.text.len());
+            landed[index] = Some(ByteSpan::new(out.len(), out.len() + edit.text.len()));
             out.push_str(&edit.text);
             out.push('\\');
         } else {
             let start = out.len();
             out.push_str(&edit.text);
+            landed[index] = Some(ByteSpan::new(start, out.len()));
             if !edit.span.is_empty() {
                 placement.replaced(edit.span, ByteSpan::new(start, out.len()));
             }
@@ -670,7 +858,7 @@ fn apply(target: &str, mut edits: Vec<Edit>) -> (String, Placement) {
     }
     placement.copied(ByteSpan::new(cursor, target.len()), out.len());
     out.push_str(&target[cursor..]);
-    (out, placement)
+    (out, placement, landed)
 }
 
 /// Where the engine's translation went in a rendered segment: which runs of it were copied

@@ -15,6 +15,8 @@
 //! - `Open`/`Close`: inline markup around words (`**`, `[`, `](url)`); the model never sees it,
 //!   it is re-inserted around the translated words (see `align`);
 //! - `Protected`: URLs, e-mail addresses, inline code, images: never translated.
+//! - `Term`: a glossary term (`crate::glossary`, `--glossary`): the model sees a placeholder
+//!   as for a protected token, and the glossary's English takes its place in the translation.
 //!
 //! A block is cut into sentences (`crate::segment::sentences`), and each sentence is *carved*:
 //! marks whose partner lies in another sentence (a quotation over several sentences, emphasis over
@@ -35,6 +37,7 @@ mod seams;
 use serde::Serialize;
 
 use crate::engine::{Engine, Translation};
+use crate::glossary::Glossary;
 use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
 pub use crate::quotes::QuoteStyle;
@@ -84,6 +87,8 @@ pub(crate) enum AtomKind {
     Open,
     Close,
     Protected,
+    /// A glossary term: the index of its entry in the glossary.
+    Term(usize),
 }
 
 impl AtomKind {
@@ -159,8 +164,10 @@ pub(crate) struct SegmentPlan {
     pub input: String,
     /// Where each atom went in `input` (zero-width for markup).
     pub ranges: Vec<ByteSpan>,
-    /// Placeholder text for each protected atom, by atom index.
+    /// Placeholder text for each protected atom and glossary term, by atom index.
     pub placeholders: Vec<(usize, String)>,
+    /// The glossary terms among the atoms and what each becomes.
+    pub terms: Vec<PlannedTerm>,
     /// Parts of `input` sent to the model as separate sentences, with the text joining them.
     pub pieces: Vec<ByteSpan>,
     pub first_input: usize,
@@ -176,6 +183,17 @@ pub(crate) struct SegmentPlan {
     /// HTML: an attribute of a tag that stands inside another segment (a `title` on a link in a
     /// sentence): that segment's index. Its translation is written into the tag.
     pub host: Option<usize>,
+}
+
+/// A glossary term in a segment: its atom, the entry's German, and the text that replaces it.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedTerm {
+    pub atom: usize,
+    pub german: String,
+    /// The English as the glossary spells it, or the German as it stands (a keep-as-is entry).
+    pub english: String,
+    /// A keep-as-is entry: the text is the source's, never re-cased.
+    pub keep: bool,
 }
 
 /// A document split into segments, ready for the engine.
@@ -216,6 +234,19 @@ pub struct SegmentReport {
     /// input and the translated word in the output (document offsets, as the spans above).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alignment: Option<Vec<[[usize; 2]; 2]>>,
+    /// The glossary terms applied in the segment (`--glossary`); absent without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub glossary: Vec<GlossaryUse>,
+}
+
+/// One glossary term applied: where the German was in the input and where its English is in the
+/// output (document byte offsets), the entry's German and the text written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlossaryUse {
+    pub source_span: [usize; 2],
+    pub target_span: [usize; 2],
+    pub german: String,
+    pub english: String,
 }
 
 /// The rebuilt English article and where every segment went.
@@ -227,6 +258,17 @@ pub struct TranslatedDocument {
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
 pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> PreparedDocument {
+    prepare_with_glossary(source, options, engine, None)
+}
+
+/// `prepare`, with the terms of `glossary` turned into placeholders (see `crate::glossary`).
+/// A sentence without any term is prepared exactly as without the glossary.
+pub fn prepare_with_glossary(
+    source: &str,
+    options: &PrepareOptions,
+    engine: &dyn Engine,
+    glossary: Option<&Glossary>,
+) -> PreparedDocument {
     let mut gap_edits = Vec::new();
     let mut language_edits = Vec::new();
     let blocks = match options.format {
@@ -248,6 +290,14 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
             // comes back as it is (no quote, markup or passthrough handling), so a file of
             // sentences translates exactly as the engine translates each sentence.
             let span = block.atoms.first().map_or(ByteSpan::default(), |a| a.span);
+            if let Some(glossary) = glossary
+                && let Some(mut plan) = lines_with_terms(span, source, &block, glossary)
+            {
+                plan.block = block_index;
+                sentences.push(vec![span]);
+                schedule(plan, engine, &mut inputs, &mut segments);
+                continue;
+            }
             let plan = SegmentPlan {
                 span,
                 atoms: Vec::new(),
@@ -255,6 +305,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
                 input: source[span.start..span.end].to_owned(),
                 ranges: Vec::new(),
                 placeholders: Vec::new(),
+                terms: Vec::new(),
                 pieces: Vec::new(),
                 first_input: 0,
                 over_long: false,
@@ -271,7 +322,7 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
             schedule(plan, engine, &mut inputs, &mut segments);
             continue;
         }
-        let atoms = refine(&block.atoms, source);
+        let atoms = refine(&block.atoms, source, glossary);
         let (plans, used, block_sentences) = carve_block(&atoms, source, &block);
         if !block_sentences.is_empty() {
             sentences.push(block_sentences);
@@ -286,6 +337,9 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
         }
         for mut plan in plans {
             plan.block = block_index;
+            if let Some(glossary) = glossary {
+                plan.terms = planned_terms(&plan, glossary);
+            }
             schedule(plan, engine, &mut inputs, &mut segments);
         }
     }
@@ -316,23 +370,41 @@ pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> P
 }
 
 /// Cuts an over-long segment into parts the model accepts and queues its parts as model inputs.
+/// A segment that is nothing but glossary terms (a heading "Deutsche Bahn", an `alt` text
+/// "Bundeskanzler") has nothing for the model to translate: it gets no part, and its terms'
+/// English is written as the glossary gives it.
 fn schedule(
     mut plan: SegmentPlan,
     engine: &dyn Engine,
     inputs: &mut Vec<String>,
     segments: &mut Vec<SegmentPlan>,
 ) {
-    (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
     plan.first_input = inputs.len();
+    if only_terms(&plan) {
+        segments.push(plan);
+        return;
+    }
+    (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
     for piece in &plan.pieces {
         inputs.push(plan.input[piece.start..piece.end].to_owned());
     }
     segments.push(plan);
 }
 
+/// A segment whose words are all glossary terms (the rest punctuation, markup, quotation marks).
+fn only_terms(plan: &SegmentPlan) -> bool {
+    !plan.terms.is_empty()
+        && plan.atoms.iter().zip(&plan.ranges).all(|(atom, range)| {
+            atom.kind != AtomKind::Text
+                || !plan.input[range.start..range.end]
+                    .chars()
+                    .any(char::is_alphanumeric)
+        })
+}
+
 /// Splits the text atoms of a parsed block into text, quotation marks and protected tokens, and
 /// pairs the quotation marks over the whole block.
-fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
+fn refine(raw: &[Atom], source: &str, glossary: Option<&Glossary>) -> Vec<Atom> {
     // Protected tokens (URLs, e-mail addresses) inside text first, so that quotes are never looked
     // for inside them.
     let mut staged: Vec<Atom> = Vec::with_capacity(raw.len());
@@ -347,11 +419,13 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
         let mut cursor = 0;
         for token in passthrough::find(text) {
             if token.start > cursor {
-                staged.push(Atom::new(
-                    AtomKind::Text,
+                push_text(
+                    &mut staged,
+                    source,
                     atom.span.start + cursor,
                     atom.span.start + token.start,
-                ));
+                    glossary,
+                );
             }
             staged.push(Atom::new(
                 AtomKind::Protected,
@@ -361,11 +435,13 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
             cursor = token.end;
         }
         if cursor < text.len() || text.is_empty() {
-            staged.push(Atom::new(
-                AtomKind::Text,
+            push_text(
+                &mut staged,
+                source,
                 atom.span.start + cursor,
                 atom.span.end,
-            ));
+                glossary,
+            );
         }
     }
     // The parser's partners point into `raw`; make them point into `staged`.
@@ -377,7 +453,10 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
         }
     }
 
-    let (clean, ranges) = clean_text(&staged, source, |_| "X".to_owned());
+    let (clean, ranges) = clean_text(&staged, source, |i| match staged[i].kind {
+        AtomKind::Term(_) => source[staged[i].span.start..staged[i].span.end].to_owned(),
+        _ => "X".to_owned(),
+    });
     let marks = quotes::find_quotes(&clean);
     let mut atoms: Vec<Atom> = Vec::with_capacity(staged.len() + marks.len());
     let mut staged_index = Vec::with_capacity(staged.len());
@@ -445,7 +524,80 @@ fn refine(raw: &[Atom], source: &str) -> Vec<Atom> {
     atoms
 }
 
+/// Pushes the text `start..end` of `source` as a text atom, or, with a glossary, as text and
+/// term atoms. The characters around it in the source decide whether a term there is a whole
+/// word (a letter there continues the word).
+fn push_text(
+    staged: &mut Vec<Atom>,
+    source: &str,
+    start: usize,
+    end: usize,
+    glossary: Option<&Glossary>,
+) {
+    let mut cursor = start;
+    if let Some(glossary) = glossary {
+        let before = source[..start].chars().next_back();
+        let after = source[end..].chars().next();
+        for term in glossary.find(&source[start..end], before, after) {
+            let (a, b) = (start + term.span.start, start + term.span.end);
+            if a > cursor {
+                staged.push(Atom::new(AtomKind::Text, cursor, a));
+            }
+            staged.push(Atom::new(AtomKind::Term(term.entry), a, b));
+            cursor = b;
+        }
+    }
+    if cursor < end || start == end {
+        staged.push(Atom::new(AtomKind::Text, cursor, end));
+    }
+}
+
+/// The glossary terms of a segment, with the text each becomes.
+fn planned_terms(plan: &SegmentPlan, glossary: &Glossary) -> Vec<PlannedTerm> {
+    plan.atoms
+        .iter()
+        .enumerate()
+        .filter_map(|(i, atom)| match atom.kind {
+            AtomKind::Term(e) => {
+                let entry = glossary.entries().get(e)?;
+                let matched = plan.atom_texts.get(i)?;
+                Some(PlannedTerm {
+                    atom: i,
+                    german: entry.german.clone(),
+                    english: entry.english.clone().unwrap_or_else(|| matched.clone()),
+                    keep: entry.english.is_none(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `--input-format lines` with a glossary: a line holding terms goes to the model with
+/// placeholders for them (and nothing else changed); `None` for a line without terms, which
+/// goes as it is.
+fn lines_with_terms(
+    span: ByteSpan,
+    source: &str,
+    block: &Block,
+    glossary: &Glossary,
+) -> Option<SegmentPlan> {
+    if span.is_empty() {
+        return None;
+    }
+    let mut atoms = Vec::new();
+    push_text(&mut atoms, source, span.start, span.end, Some(glossary));
+    if !atoms.iter().any(|a| matches!(a.kind, AtomKind::Term(_))) {
+        return None;
+    }
+    let mut plan = plan(atoms, source, block);
+    plan.block_start = false;
+    plan.terms = planned_terms(&plan, glossary);
+    Some(plan)
+}
+
 /// The text the model (or the segmenter) sees for `atoms`, and where each atom went in it.
+/// `protected` gives the text standing for a protected token or a glossary term.
 fn clean_text(
     atoms: &[Atom],
     source: &str,
@@ -459,7 +611,7 @@ fn clean_text(
             AtomKind::Text | AtomKind::Quote(..) => clean.push_str(&atom.model_text(source)),
             AtomKind::Break => clean.push(' '),
             AtomKind::Open | AtomKind::Close => {}
-            AtomKind::Protected => clean.push_str(&protected(i)),
+            AtomKind::Protected | AtomKind::Term(_) => clean.push_str(&protected(i)),
         }
         ranges.push(ByteSpan::new(start, clean.len()));
     }
@@ -503,7 +655,12 @@ fn carve_block(
     let mut used = vec![false; atoms.len()];
     // The segmenter sees a protected token as an ordinary word: a one-letter placeholder would
     // read as an initial ("X. Anfragen") and glue the sentence after a URL to it.
-    let (clean, ranges) = clean_text(atoms, source, |_| "Xurl".to_owned());
+    // A glossary term reads as the German it stands for: a sentence is cut exactly as without
+    // the glossary.
+    let (clean, ranges) = clean_text(atoms, source, |i| match atoms[i].kind {
+        AtomKind::Term(_) => source[atoms[i].span.start..atoms[i].span.end].to_owned(),
+        _ => "Xurl".to_owned(),
+    });
     let sentences = sentence_spans(&clean, block.split_sentences);
     let reader_sentences = sentences
         .iter()
@@ -513,6 +670,29 @@ fn carve_block(
     // Split text atoms where a sentence starts or ends inside them.
     let mut bounds: Vec<usize> = sentences.iter().flat_map(|s| [s.start, s.end]).collect();
     bounds.dedup();
+    // A glossary term the segmenter cuts through ("gewinnt. Dann") is no term: it is text again
+    // (its clean text is the same), so both sentences keep their words.
+    let demoted: Vec<Atom>;
+    let cut_through = |i: usize| {
+        let r = ranges[i];
+        matches!(atoms[i].kind, AtomKind::Term(_))
+            && bounds.iter().any(|&b| r.start < b && b < r.end)
+    };
+    let atoms = if (0..atoms.len()).any(cut_through) {
+        demoted = (0..atoms.len())
+            .map(|i| {
+                let kind = if cut_through(i) {
+                    AtomKind::Text
+                } else {
+                    atoms[i].kind
+                };
+                Atom { kind, ..atoms[i] }
+            })
+            .collect();
+        &demoted[..]
+    } else {
+        atoms
+    };
     let mut split: Vec<(Atom, usize, ByteSpan)> = Vec::with_capacity(atoms.len() + bounds.len());
     for (i, atom) in atoms.iter().enumerate() {
         let range = ranges[i];
@@ -629,7 +809,9 @@ fn source_span_of(atoms: &[Atom], ranges: &[ByteSpan], sentence: ByteSpan) -> Op
     let to_source = |i: usize, at: usize, is_end: bool| -> usize {
         let atom = &atoms[i];
         match atom.kind {
-            AtomKind::Text | AtomKind::Quote(..) => atom.span.start + (at - ranges[i].start),
+            AtomKind::Text | AtomKind::Quote(..) | AtomKind::Term(_) => {
+                atom.span.start + (at - ranges[i].start)
+            }
             // A placeholder or a line break stands for other bytes: take them whole or not at all.
             _ if is_end => atom.span.end,
             _ => atom.span.start,
@@ -815,9 +997,12 @@ fn carve(local: &[Atom], source: &str) -> Vec<Vec<(usize, Atom)>> {
             }
         }
         atoms.retain(|(_, a)| !(a.kind == AtomKind::Text && a.span.is_empty()));
-        let prose = atoms
-            .iter()
-            .any(|(_, a)| a.kind == AtomKind::Text && has_letters(&text_of(a)));
+        // A glossary term is prose: a heading that is only a term is translated (the term's
+        // English put in), not left in the gap in German.
+        let prose = atoms.iter().any(|(_, a)| {
+            (a.kind == AtomKind::Text && has_letters(&text_of(a)))
+                || matches!(a.kind, AtomKind::Term(_))
+        });
         if prose {
             segments.push(atoms);
         }
@@ -859,6 +1044,7 @@ fn plan(atoms: Vec<Atom>, source: &str, block: &Block) -> SegmentPlan {
         input,
         ranges,
         placeholders,
+        terms: Vec::new(),
         pieces: Vec::new(),
         first_input: 0,
         over_long: false,
@@ -978,13 +1164,14 @@ impl PreparedDocument {
             if !guests.is_empty() {
                 let mut with_guests = plan.clone();
                 for &g in &guests {
-                    let (text, flags, _) = self.render_segment(&self.segments[g], translations);
+                    let (text, flags, _, terms) =
+                        self.render_segment(&self.segments[g], translations);
                     let place = with_guests.host(&self.segments[g].span, &text);
-                    guest_texts.push((g, text, flags, place));
+                    guest_texts.push((g, text, flags, place, terms));
                 }
                 hosted = Some(with_guests);
             }
-            let (text, flags, alignment) =
+            let (text, flags, alignment, terms) =
                 self.render_segment(hosted.as_ref().unwrap_or(plan), translations);
             if english {
                 marks.extend(segment_marks(plan, &text, start));
@@ -993,7 +1180,7 @@ impl PreparedDocument {
             // Where each guest went: inside its tag, wherever the host's rendering put the tag.
             let guest_spans: Vec<[usize; 2]> = guest_texts
                 .iter()
-                .map(|(_, guest, _, place)| {
+                .map(|(_, guest, _, place, _)| {
                     place
                         .and_then(|(i, offset)| {
                             let tag = hosted.as_ref()?.atom_texts.get(i)?;
@@ -1004,16 +1191,21 @@ impl PreparedDocument {
                 })
                 .collect();
             target.push_str(&text);
-            reports.push(self.report(plan, text, [start, end], flags, alignment, translations));
-            for ((g, guest, flags, _), span) in guest_texts.into_iter().zip(guest_spans) {
-                reports.push(self.report(
-                    &self.segments[g],
-                    guest,
-                    span,
+            let rendered = Rendered {
+                text,
+                flags,
+                alignment,
+                terms,
+            };
+            reports.push(self.report(plan, rendered, [start, end], translations));
+            for ((g, text, flags, _, terms), span) in guest_texts.into_iter().zip(guest_spans) {
+                let rendered = Rendered {
+                    text,
                     flags,
-                    None,
-                    translations,
-                ));
+                    alignment: None,
+                    terms,
+                };
+                reports.push(self.report(&self.segments[g], rendered, span, translations));
             }
             gap_start = plan.span.end;
         }
@@ -1030,12 +1222,34 @@ impl PreparedDocument {
     fn report(
         &self,
         plan: &SegmentPlan,
-        target: String,
+        rendered: Rendered,
         target_span: [usize; 2],
-        flags: Vec<String>,
-        alignment: Option<Vec<(ByteSpan, ByteSpan)>>,
         translations: &[Translation],
     ) -> SegmentReport {
+        let Rendered {
+            text: target,
+            flags,
+            alignment,
+            terms,
+        } = rendered;
+        let glossary = terms
+            .iter()
+            .filter_map(|&(t, span)| {
+                let term = plan.terms.get(t)?;
+                let atom = plan.atoms.get(term.atom)?;
+                let written = target.get(span.start..span.end)?;
+                Some(GlossaryUse {
+                    source_span: [atom.span.start, atom.span.end],
+                    target_span: [target_span[0] + span.start, target_span[0] + span.end],
+                    german: term.german.clone(),
+                    // HTML: the English as a reader sees it (`AT&T`, written `AT&amp;T`).
+                    english: match plan.html {
+                        Some(_) => visible_text(written),
+                        None => written.to_owned(),
+                    },
+                })
+            })
+            .collect();
         let (score, sum_logprob, tokens) = translations
             .get(plan.first_input..plan.first_input + plan.pieces.len())
             .map_or((0.0, 0.0, 0), |parts| {
@@ -1068,6 +1282,7 @@ impl PreparedDocument {
                     })
                     .collect()
             }),
+            glossary,
         }
     }
 
@@ -1077,14 +1292,29 @@ impl PreparedDocument {
         &self,
         plan: &SegmentPlan,
         translations: &[Translation],
-    ) -> (String, Vec<String>, Option<SegmentAlignment>) {
+    ) -> (
+        String,
+        Vec<String>,
+        Option<SegmentAlignment>,
+        align::TermSpans,
+    ) {
         let parts = translations.get(plan.first_input..plan.first_input + plan.pieces.len());
         let source = &self.source[plan.span.start..plan.span.end];
         let Some(parts) = parts else {
-            return (source.to_owned(), vec!["untranslated".to_owned()], None);
+            return (
+                source.to_owned(),
+                vec!["untranslated".to_owned()],
+                None,
+                Vec::new(),
+            );
         };
         let mut flags = Vec::new();
-        let (joined, alignment) = long::join(plan, parts);
+        let (joined, alignment) = if plan.pieces.is_empty() {
+            // Only glossary terms (see `schedule`): rendered as if the model had copied them.
+            (plan.input.clone(), None)
+        } else {
+            long::join(plan, parts)
+        };
         if plan.pieces.len() > 1 {
             flags.push("split".to_owned());
         }
@@ -1097,6 +1327,13 @@ impl PreparedDocument {
                 flags.push(flag.as_str().to_owned());
             }
         }
+        if self.options.format == Format::Lines && !plan.terms.is_empty() {
+            // The line's terms went as placeholders: their English comes back in their place.
+            // (Lines are translated without word alignment.)
+            let (text, term_flags, terms) = align::render_terms(plan, &joined);
+            flags.extend(term_flags);
+            return (text, flags, None, terms);
+        }
         if self.options.format == Format::Lines {
             // The line went to the model as it is and its text comes back as it is.
             let pairs = alignment.map(|a| {
@@ -1107,15 +1344,23 @@ impl PreparedDocument {
                     })
                     .collect()
             });
-            return (joined, flags, pairs);
+            return (joined, flags, pairs, Vec::new());
         }
-        let (text, render_flags, placement) =
+        let (text, render_flags, placement, terms) =
             align::render(plan, &joined, alignment.as_ref(), self.options.quotes);
         flags.extend(render_flags);
         let pairs =
             alignment.map(|a| align::segment_alignment(plan, &a, &placement, source, &text));
-        (text, flags, pairs)
+        (text, flags, pairs, terms)
     }
+}
+
+/// A rendered segment: its text, flags, word alignment and where its glossary terms went.
+struct Rendered {
+    text: String,
+    flags: Vec<String>,
+    alignment: Option<SegmentAlignment>,
+    terms: align::TermSpans,
 }
 
 /// The role of an English quotation mark as `quotes::english` writes them.
@@ -1225,6 +1470,51 @@ mod tests {
         let source = "Mehr dazu unter https://example.org/a?b=1.";
         let (inputs, doc) = run(source, Format::Text, QuoteStyle::Keep);
         assert_eq!(inputs, vec!["Mehr dazu unter"]);
+        assert_eq!(doc.target, source);
+    }
+
+    fn glossed(source: &str, glossary: &str) -> (Vec<String>, TranslatedDocument) {
+        let mut terms = Glossary::default();
+        terms
+            .add_file(glossary.as_bytes(), std::path::Path::new("g.tsv"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let options = PrepareOptions {
+            format: Format::Text,
+            quotes: QuoteStyle::Keep,
+        };
+        let engine = IdentityEngine;
+        let prepared = prepare_with_glossary(source, &options, &engine, Some(&terms));
+        let inputs: Vec<String> = prepared
+            .model_inputs()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let translations = engine.translate(&refs).unwrap_or_default();
+        (inputs, prepared.finish(&translations))
+    }
+
+    #[test]
+    fn terms_go_to_the_model_as_placeholders_even_at_a_sentence_edge() {
+        let (inputs, doc) = glossed(
+            "Bundestag stimmt zu, sagt der Bundeskanzler. Kein Begriff hier.",
+            "Bundestag\t\nBundeskanzler\tFederal Chancellor\n",
+        );
+        assert_eq!(
+            inputs,
+            vec!["ZX1 stimmt zu, sagt der ZX2.", "Kein Begriff hier."]
+        );
+        assert_eq!(
+            doc.target,
+            "Bundestag stimmt zu, sagt der Federal Chancellor. Kein Begriff hier."
+        );
+    }
+
+    #[test]
+    fn a_term_the_segmenter_cuts_through_is_left_as_text() {
+        let source = "Der Verein gewinnt. Dann kommt der Bus.";
+        let (inputs, doc) = glossed(source, "gewinnt. Dann\twins. Then\n");
+        assert_eq!(inputs, vec!["Der Verein gewinnt.", "Dann kommt der Bus."]);
         assert_eq!(doc.target, source);
     }
 

@@ -108,6 +108,21 @@ pub(super) fn apply(
             }
             pairs.retain(|[_, [s, e]]| s < e && rebuilt.get(*s..*e).is_some());
         }
+        for term in &mut report.glossary {
+            let [s, e] = term.target_span;
+            let (s, e) = (moved(&kept, s, false), moved(&kept, e, true));
+            term.target_span = [s, e.max(s)];
+            // A seam may re-case the first letter of a term after `,”` (never more of it); the
+            // report follows.
+            let now = rebuilt.get(s..).and_then(|t| t.chars().next());
+            let mut chars = term.english.chars();
+            if let (Some(now), Some(was)) = (now, chars.next())
+                && now != was
+                && now.to_lowercase().eq(was.to_lowercase())
+            {
+                term.english = std::iter::once(now).chain(chars).collect();
+            }
+        }
     }
     *target = rebuilt;
 }
@@ -411,6 +426,7 @@ mod tests {
             flags: Vec::new(),
             block: 0,
             alignment: None,
+            glossary: Vec::new(),
         }
     }
 

@@ -52,6 +52,10 @@ pub enum TranslationFlag {
     LowScore,
     /// The sentence was decoded a second time with a stronger search.
     Retried,
+    /// A glossary term's placeholder was dropped (its English appended) or repeated (kept once)
+    /// by the model. Set by the document layer, where the terms are known; never by the guard,
+    /// whose `name-lost` check already retries a sentence that lost a placeholder.
+    GlossaryMissed,
 }
 
 impl TranslationFlag {
@@ -64,6 +68,7 @@ impl TranslationFlag {
             TranslationFlag::NameLost => "name-lost",
             TranslationFlag::LowScore => "low-score",
             TranslationFlag::Retried => "retried",
+            TranslationFlag::GlossaryMissed => "glossary-missed",
         }
     }
 }

@@ -67,6 +67,11 @@ const FLAG_MEANINGS: &[(&str, &str)] = &[
         "untranslated",
         "no translation came back: the German text was kept",
     ),
+    (
+        "glossary-missed",
+        "the model dropped or repeated a glossary term: its English was put in once by de2en \
+         (appended before the final punctuation where the model dropped it)",
+    ),
 ];
 
 /// The counts of one page, as its header shows them and the folder index lists them.
@@ -288,6 +293,11 @@ fn row(
         source_words.retain(|&w| !is_tag(source_text, w));
         target_words.retain(|&w| !is_tag(target_text, w));
     }
+    // Glossary terms are marked on both sides; a word that would cross a mark's edge is left
+    // unlinked, so the marks and the word spans nest.
+    let (source_terms, target_terms) = term_marks(segment);
+    source_words.retain(|&w| nests(w, &source_terms));
+    target_words.retain(|&w| nests(w, &target_terms));
     let mut source_links = vec![Vec::new(); source_words.len()];
     let mut target_links = vec![Vec::new(); target_words.len()];
     for (s, t) in &pairs {
@@ -300,9 +310,21 @@ fn row(
         }
     }
     out.push_str("<td class=\"src\" lang=\"de\">");
-    words_html(out, source_text, &source_words, &source_links, html);
+    let source_side = Side {
+        text: source_text,
+        words: &source_words,
+        links: &source_links,
+        terms: &source_terms,
+    };
+    words_html(out, &source_side, html);
     out.push_str("</td><td class=\"tgt\" lang=\"en\">");
-    words_html(out, target_text, &target_words, &target_links, html);
+    let target_side = Side {
+        text: target_text,
+        words: &target_words,
+        links: &target_links,
+        terms: &target_terms,
+    };
+    words_html(out, &target_side, html);
     out.push_str("</td>");
     let _ = write!(
         out,
@@ -345,16 +367,56 @@ fn distinct_words(spans: impl Iterator<Item = (usize, usize)>, text: &str) -> Ve
     kept
 }
 
+/// A glossary term marked in a row: its span in the segment's text and its tooltip.
+type TermMark = ((usize, usize), String);
+
+/// The segment's glossary terms, relative to its source and to its translation.
+fn term_marks(segment: &SegmentReport) -> (Vec<TermMark>, Vec<TermMark>) {
+    let relative = |span: [usize; 2], base: usize| {
+        Some((span[0].checked_sub(base)?, span[1].checked_sub(base)?))
+            .filter(|(start, end)| start < end)
+    };
+    let mut source = Vec::new();
+    let mut target = Vec::new();
+    for term in &segment.glossary {
+        let title = format!("glossary: {} → {}", term.german, term.english);
+        if let Some(span) = relative(term.source_span, segment.source_span[0]) {
+            source.push((span, title.clone()));
+        }
+        if let Some(span) = relative(term.target_span, segment.target_span[0]) {
+            target.push((span, title));
+        }
+    }
+    source.sort_by_key(|(span, _)| *span);
+    target.sort_by_key(|(span, _)| *span);
+    (source, target)
+}
+
+/// Whether a word lies apart from every mark or inside one.
+fn nests((start, end): (usize, usize), marks: &[TermMark]) -> bool {
+    marks
+        .iter()
+        .all(|&((s, e), _)| end <= s || e <= start || (s <= start && end <= e))
+}
+
+/// One side of a row: its text, the aligned words with the words they link to, the marks.
+struct Side<'a> {
+    text: &'a str,
+    words: &'a [(usize, usize)],
+    links: &'a [Vec<usize>],
+    terms: &'a [TermMark],
+}
+
 /// `text` escaped, with each aligned word in a span naming the words of the other side it is
-/// aligned with. From an HTML article (`html`) the row shows what a reader of the page sees: the
-/// text without the page's tags, references decoded.
-fn words_html(
-    out: &mut String,
-    text: &str,
-    words: &[(usize, usize)],
-    links: &[Vec<usize>],
-    html: bool,
-) {
+/// aligned with, and each glossary term in a `mark`. From an HTML article (`html`) the row
+/// shows what a reader of the page sees: the text without the page's tags, references decoded.
+fn words_html(out: &mut String, side: &Side, html: bool) {
+    let Side {
+        text,
+        words,
+        links,
+        terms,
+    } = *side;
     let shown = |piece: &str| {
         if html {
             escape(&crate::document::visible_text(piece))
@@ -362,17 +424,47 @@ fn words_html(
             escape(piece)
         }
     };
+    // Marks that do not overlap an earlier one (they never do; kept safe for any input).
+    let mut marks: Vec<&TermMark> = Vec::with_capacity(terms.len());
+    for mark in terms {
+        let ((s, e), _) = mark;
+        if e <= &text.len()
+            && text.is_char_boundary(*s)
+            && text.is_char_boundary(*e)
+            && marks.last().is_none_or(|((_, last), _)| last <= s)
+        {
+            marks.push(mark);
+        }
+    }
+    let mut points: Vec<usize> = words
+        .iter()
+        .flat_map(|&(s, e)| [s, e])
+        .chain(marks.iter().flat_map(|((s, e), _)| [*s, *e]))
+        .collect();
+    points.sort_unstable();
+    points.dedup();
     let mut cursor = 0;
-    for (i, &(start, end)) in words.iter().enumerate() {
-        out.push_str(&shown(&text[cursor..start]));
-        let to: Vec<String> = links[i].iter().map(usize::to_string).collect();
-        let _ = write!(
-            out,
-            "<span class=\"w\" data-w=\"{i}\" data-to=\"{}\">{}</span>",
-            to.join(" "),
-            shown(&text[start..end])
-        );
-        cursor = end;
+    for p in points {
+        out.push_str(&shown(&text[cursor..p]));
+        cursor = p;
+        // At one place: a word closes, then a mark closes, a mark opens, a word opens.
+        if words.iter().any(|&(_, e)| e == p) {
+            out.push_str("</span>");
+        }
+        if marks.iter().any(|((_, e), _)| *e == p) {
+            out.push_str("</mark>");
+        }
+        if let Some((_, title)) = marks.iter().find(|((s, _), _)| *s == p) {
+            let _ = write!(out, "<mark class=\"term\" title=\"{}\">", escape(title));
+        }
+        if let Some(i) = words.iter().position(|&(s, _)| s == p) {
+            let to: Vec<String> = links[i].iter().map(usize::to_string).collect();
+            let _ = write!(
+                out,
+                "<span class=\"w\" data-w=\"{i}\" data-to=\"{}\">",
+                to.join(" ")
+            );
+        }
     }
     out.push_str(&shown(&text[cursor..]));
 }

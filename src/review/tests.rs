@@ -89,6 +89,7 @@ fn aligned_words_name_their_partners() {
                 [[8, 14], [12, 17]],
                 [[15, 17], [12, 17]],
             ]),
+            glossary: Vec::new(),
         }],
     };
     let html = page("a.txt", source, Format::Text, &translated);
@@ -125,6 +126,7 @@ fn alignment_outside_the_segment_is_ignored() {
                 [[1, 2], [4, 11]],
                 [[4, 7], [4, 11]],
             ]),
+            glossary: Vec::new(),
         }],
     };
     let html = page("a.txt", source, Format::Text, &translated);
