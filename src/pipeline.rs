@@ -51,6 +51,30 @@ pub enum OutputFormat {
     Review,
 }
 
+/// The settings an output was made with, as the resume manifest records them: the form this run
+/// writes, and earlier forms of the same settings that also count as up to date (manifests of
+/// earlier releases).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub current: String,
+    pub earlier: Vec<String>,
+}
+
+impl Fingerprint {
+    fn accepts(&self, recorded: &str) -> bool {
+        self.current == recorded || self.earlier.iter().any(|e| e == recorded)
+    }
+}
+
+impl From<&str> for Fingerprint {
+    fn from(current: &str) -> Self {
+        Fingerprint {
+            current: current.to_owned(),
+            earlier: Vec::new(),
+        }
+    }
+}
+
 /// How a run translates and writes; everything about the engine itself lives in the engine.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -65,9 +89,9 @@ pub struct Options {
     /// The engine's padded-token budget per batch: one chunk handed to the engine is about two
     /// batches, so the stop flag is looked at between chunks.
     pub batch_tokens: usize,
-    /// Everything that changes an output (engine, model, formats, options), as one string: the
-    /// manifest records it, and an output made with another fingerprint is translated again.
-    pub fingerprint: String,
+    /// Everything that changes an output (engine, model, formats, options): the manifest records
+    /// it, and an output made with another fingerprint is translated again.
+    pub fingerprint: Fingerprint,
     /// This worker's shard: its manifest and temporary files are its own in a shared folder.
     pub shard: Option<Shard>,
     /// Terms every file's German is checked for (`--glossary`); see `crate::glossary`.
@@ -328,7 +352,9 @@ impl Pipeline<'_> {
         if let (Some(manifest), Some(input), Destination::File(out)) =
             (&self.manifest, path, &job.destination)
             && !self.options.force
-            && manifest.is_fresh(out, input, &source_sha256, &self.options.fingerprint)
+            && manifest.is_fresh(out, input, &source_sha256, |recorded| {
+                self.options.fingerprint.accepts(recorded)
+            })
         {
             self.summary.skipped += 1;
             self.progress.work_dropped(job.source_bytes);
@@ -587,7 +613,7 @@ impl Pipeline<'_> {
                         ManifestEntry {
                             source: pending.job.key.clone(),
                             source_sha256: pending.source_sha256.clone(),
-                            settings: self.options.fingerprint.clone(),
+                            settings: self.options.fingerprint.current.clone(),
                             output_bytes: bytes.len() as u64,
                         },
                     );

@@ -6,6 +6,7 @@
 //! 2 for usage errors (bad flags, impossible input/output combinations, a model that is not there),
 //! 130 when Ctrl-C or SIGTERM stopped the run. A closed stdout (`de2en … | head`) is not an error.
 
+mod fingerprint;
 mod models;
 mod progress;
 mod segment;

@@ -3,7 +3,7 @@
 //! The run over the files is the library's (`crate::pipeline`); what is left here is what only a
 //! command line has: the process-wide thread pool, the Ctrl-C/SIGTERM handler that sets the stop
 //! flag, choosing and loading the engine from the flags, the settings fingerprint for the
-//! manifest, the progress bar behind the pipeline's progress sink, and the summary line.
+//! manifest (`super::fingerprint`), the progress bar behind the pipeline's progress sink, and the summary line.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::fingerprint::Fingerprints;
 use super::progress::Reporter;
 use super::{EngineKind, OutputFormat, Settings, Status, UsageError, forced_format};
 use crate::engine::identity::IdentityEngine;
@@ -18,7 +19,7 @@ use crate::engine::marian::MarianEngine;
 use crate::engine::marian::linear::Precision;
 use crate::engine::{DecodeOverride, Engine, EngineError, Translation};
 use crate::glossary::Glossary;
-use crate::guard::{GuardConfig, GuardMode, Guarded};
+use crate::guard::{GuardMode, Guarded};
 use crate::models;
 use crate::pipeline::{self, Summary};
 use crate::walk;
@@ -63,21 +64,12 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
         },
         quotes: settings.quotes,
         batch_tokens: settings.engine_settings.batch_tokens,
-        // The flags' own spelling: manifests written by earlier versions stay valid.
-        fingerprint: format!(
-            "engine={model_fingerprint}; input={:?}; output={:?}; quotes={:?}; beam={:?}; max={:?}; min={:?}",
-            settings.input_format,
-            settings.output_format,
-            settings.quotes,
-            settings.engine_settings.beam_size,
-            settings.engine_settings.max_new_tokens,
-            settings.engine_settings.min_new_tokens,
-        ) + &guard_fingerprint(&settings.guard)
-            // Only with a glossary, so manifests written without one stay valid.
-            + &glossary
-                .as_ref()
-                .map(|g| format!("; glossary={}", g.fingerprint()))
-                .unwrap_or_default(),
+        fingerprint: Fingerprints::new(
+            &settings,
+            &model_fingerprint,
+            glossary.as_ref().map(|g| g.fingerprint()).as_deref(),
+        )
+        .into(),
         shard: settings.shard,
         glossary: glossary.clone(),
     };
@@ -106,18 +98,6 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
         Ok(summary) if summary.interrupted => Ok(Status::Interrupted),
         Ok(summary) if summary.failed > 0 => Ok(Status::SomeFailed),
         Ok(_) => Ok(Status::Success),
-    }
-}
-
-/// The guard's part of the manifest fingerprint: its mode and thresholds change outputs. Empty
-/// with the guard off, so manifests written before the guard existed stay valid for `--guard off`.
-fn guard_fingerprint(guard: &GuardConfig) -> String {
-    match guard.mode {
-        GuardMode::Off => String::new(),
-        mode => format!(
-            "; guard={mode:?}; min_score={}; ratio={:?}; retry={:?}",
-            guard.min_mean_logprob, guard.length_ratio, guard.retry
-        ),
     }
 }
 
