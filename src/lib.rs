@@ -18,6 +18,7 @@ pub mod document;
 pub mod engine;
 pub mod guard;
 pub mod input;
+pub mod memory;
 pub mod models;
 pub mod output;
 pub mod pipeline;

@@ -14,7 +14,7 @@ pub mod tokenizer;
 use crate::span::ByteSpan;
 
 /// One sentence's translation, with the scores users may want to filter on.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Translation {
     /// Detokenised English text.
     pub text: String,
@@ -35,7 +35,9 @@ pub struct Translation {
 
 /// A problem the output guard found in a translation, or what it did about it; `--format json`
 /// lists them under each segment's `flags` by these names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TranslationFlag {
     /// A word or phrase repeated more often than in the source, or an output that ran to the
@@ -78,7 +80,7 @@ pub struct DecodeOverride {
 }
 
 /// Pairs of aligned words: a byte span in the source sentence and one in `Translation::text`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WordAlignment {
     pub pairs: Vec<(ByteSpan, ByteSpan)>,
 }
