@@ -39,8 +39,8 @@ run() { # LABEL FLAGS… → wall time and the summary line
 }
 
 make_tree
+run "first run, --no-memory" "$T/in" -o "$T/out-nomem" --no-memory
 run "first run (empty memory)" "$T/in" -o "$T/out" --memory "$T/tm.sqlite3"
-cp -a "$T/out" "$T/out-nomem"
 make_tree 3 14 25 36 47 58
 run "6 of 60 edited, with memory" "$T/in" -o "$T/out" --memory "$T/tm.sqlite3"
 run "6 of 60 edited, --no-memory" "$T/in" -o "$T/out-nomem" --no-memory
