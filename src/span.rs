@@ -5,12 +5,10 @@
 //! in a leaf module that imports nothing from the crate, so that each of those stages can be read,
 //! used and tested without the document model above it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A half-open byte range `[start, end)` into a text.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct ByteSpan {
     pub start: usize,
     pub end: usize,

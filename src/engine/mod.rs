@@ -14,7 +14,7 @@ pub mod tokenizer;
 use crate::span::ByteSpan;
 
 /// One sentence's translation, with the scores users may want to filter on.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Translation {
     /// Detokenised English text.
     pub text: String,
@@ -80,7 +80,7 @@ pub struct DecodeOverride {
 }
 
 /// Pairs of aligned words: a byte span in the source sentence and one in `Translation::text`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct WordAlignment {
     pub pairs: Vec<(ByteSpan, ByteSpan)>,
 }

@@ -31,7 +31,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use crate::engine::Translation;
+use crate::engine::{Translation, TranslationFlag, WordAlignment};
+use crate::span::ByteSpan;
 
 pub use model_hash::{ModelHashError, model_content_hash};
 
@@ -121,6 +122,63 @@ pub enum ExportFormat {
     Tsv,
 }
 
+/// A translation as the memory stores it (JSON in the `translation` column and in exports):
+/// everything `Translation` holds, with the word alignment as flat number quadruples — in the
+/// struct's own JSON the alignment is two thirds of an entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct StoredTranslation {
+    text: String,
+    token_ids: Vec<u32>,
+    sum_logprob: f32,
+    mean_logprob: f32,
+    /// `[source start, source end, target start, target end]` per aligned word pair; absent
+    /// when the engine gave no alignment (an empty list is an alignment without pairs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alignment: Option<Vec<[usize; 4]>>,
+    #[serde(default)]
+    reached_length_limit: bool,
+    #[serde(default)]
+    flags: Vec<TranslationFlag>,
+}
+
+impl From<&Translation> for StoredTranslation {
+    fn from(t: &Translation) -> Self {
+        StoredTranslation {
+            text: t.text.clone(),
+            token_ids: t.token_ids.clone(),
+            sum_logprob: t.sum_logprob,
+            mean_logprob: t.mean_logprob,
+            alignment: t.alignment.as_ref().map(|a| {
+                a.pairs
+                    .iter()
+                    .map(|(s, t)| [s.start, s.end, t.start, t.end])
+                    .collect()
+            }),
+            reached_length_limit: t.reached_length_limit,
+            flags: t.flags.clone(),
+        }
+    }
+}
+
+impl From<StoredTranslation> for Translation {
+    fn from(t: StoredTranslation) -> Self {
+        Translation {
+            text: t.text,
+            token_ids: t.token_ids,
+            sum_logprob: t.sum_logprob,
+            mean_logprob: t.mean_logprob,
+            alignment: t.alignment.map(|pairs| WordAlignment {
+                pairs: pairs
+                    .into_iter()
+                    .map(|[a, b, c, d]| (ByteSpan::new(a, b), ByteSpan::new(c, d)))
+                    .collect(),
+            }),
+            reached_length_limit: t.reached_length_limit,
+            flags: t.flags,
+        }
+    }
+}
+
 /// One line of the lossless export.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct ExportedEntry {
@@ -129,7 +187,7 @@ struct ExportedEntry {
     source: String,
     /// Milliseconds since 1970 of the entry's last use, so the LRU order survives a move.
     last_used: i64,
-    translation: Translation,
+    translation: StoredTranslation,
 }
 
 /// What `de2en memory stats` shows.
@@ -289,10 +347,10 @@ impl TranslationMemory {
         if stored_extra != extra || stored_source != source {
             return Ok(None);
         }
-        match serde_json::from_str::<Translation>(&value) {
-            Ok(translation) => {
+        match serde_json::from_str::<StoredTranslation>(&value) {
+            Ok(stored) => {
                 self.used.push(key);
-                Ok(Some(translation))
+                Ok(Some(stored.into()))
             }
             Err(_) => Ok(None),
         }
@@ -304,7 +362,7 @@ impl TranslationMemory {
         if !translation.sum_logprob.is_finite() || !translation.mean_logprob.is_finite() {
             return;
         }
-        let Ok(value) = serde_json::to_string(translation) else {
+        let Ok(value) = serde_json::to_string(&StoredTranslation::from(translation)) else {
             return;
         };
         self.pending.push(PendingEntry {
@@ -458,7 +516,7 @@ impl TranslationMemory {
                     source,
                 })?;
             // An entry this de2en cannot read would not be used by a run either.
-            let Ok(translation) = serde_json::from_str::<Translation>(&value) else {
+            let Ok(translation) = serde_json::from_str::<StoredTranslation>(&value) else {
                 continue;
             };
             let line = match format {

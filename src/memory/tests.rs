@@ -62,14 +62,34 @@ fn scores_survive_the_json_value_bit_for_bit() {
         }
     }
     for value in values {
-        let t = Translation {
+        let t = StoredTranslation::from(&Translation {
             sum_logprob: value,
             mean_logprob: value,
             ..Translation::default()
-        };
-        let back: Translation = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        });
+        let back: StoredTranslation =
+            serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
         assert_eq!(back.sum_logprob.to_bits(), value.to_bits(), "{value:e}");
     }
+}
+
+#[test]
+fn no_alignment_and_an_empty_one_stay_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut memory = open(&tmp.path().join("m.sqlite3"), "ctx");
+    let none = Translation {
+        text: "A.".into(),
+        ..Translation::default()
+    };
+    let empty = Translation {
+        alignment: Some(WordAlignment::default()),
+        ..none.clone()
+    };
+    memory.remember("", "Eins.", &none);
+    memory.remember("", "Zwei.", &empty);
+    memory.commit().unwrap();
+    assert_eq!(memory.lookup("", "Eins.").unwrap(), Some(none));
+    assert_eq!(memory.lookup("", "Zwei.").unwrap(), Some(empty));
 }
 
 #[test]
