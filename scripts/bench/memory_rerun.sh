@@ -58,3 +58,11 @@ wal_bytes=$(stat -c %s "$T/tm.sqlite3-wal" 2>/dev/null || echo 0)
 echo "memory: $entries entries, file $file_bytes bytes + WAL $wal_bytes bytes;" \
     "$(( (file_bytes + wal_bytes) * 1000 / entries )) bytes per 1000 sentences (file + WAL)," \
     "$(( file_bytes * 1000 / entries )) (file)"
+# A larger sample for the size: the 500 benchmark sentences (long news sentences) as an article.
+cp "$REPO/scripts/bench/sentences.de.txt" "$T/saetze.de.txt"
+run "500 benchmark sentences" "$T/saetze.de.txt" -o "$T/saetze.en.txt" --memory "$T/tm2.sqlite3"
+"$DE2EN" memory stats --memory "$T/tm2.sqlite3" > "$T/stats2"
+entries=$(sed -n 's/^entries: //p' "$T/stats2")
+file_bytes=$(stat -c %s "$T/tm2.sqlite3")
+echo "memory of the 500 sentences: $entries entries, file $file_bytes bytes;" \
+    "$(( file_bytes * 1000 / entries )) bytes per 1000 sentences"
