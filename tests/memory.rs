@@ -471,4 +471,20 @@ fn memory_flags_are_checked() {
     assert!(default.status.success());
     assert_eq!(default.stdout, b"Hallo Welt.");
     assert!(tmp.path().join("de2en-cache/memory.sqlite3").is_file());
+    let help = de2en(tmp.path())
+        .args(["translate", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for flag in ["--memory <PATH>", "--no-memory", "--memory-max-size <SIZE>"] {
+        assert!(help.contains(flag), "{flag} missing from: {help}");
+    }
+    let help = de2en(tmp.path())
+        .args(["memory", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for command in ["stats", "clear", "export", "import"] {
+        assert!(help.contains(command), "{command} missing from: {help}");
+    }
 }

@@ -32,7 +32,8 @@ Examples:
   echo 'Guten Morgen.' | de2en translate         # stdin to stdout
   de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
   de2en translate --format review archiv/ -o review/   # side-by-side review pages + index.html
-  de2en models fetch                             # download the default model once";
+  de2en models fetch                             # download the default model once
+  de2en memory stats                             # the translation memory: file, size, entries";
 
 /// Translate German news articles into English on your own machine.
 #[derive(Debug, Parser)]
