@@ -488,3 +488,50 @@ fn memory_flags_are_checked() {
         assert!(help.contains(command), "{command} missing from: {help}");
     }
 }
+
+#[test]
+fn memory_max_size_keeps_the_memory_small_and_the_recent_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_corpus(&input, 6, &[]);
+    let memory = tmp.path().join("small.sqlite3");
+    let flags = [
+        "--memory",
+        memory.to_str().unwrap(),
+        "--memory-max-size",
+        "48K",
+        "--window",
+        "20",
+    ];
+    let out = tmp.path().join("out");
+    let (_, to_model) = counts(&translate(tmp.path(), &input, &out, &flags));
+    let stats = de2en(tmp.path())
+        .args(["memory", "stats", "--memory"])
+        .arg(&memory)
+        .output()
+        .unwrap();
+    let stats = String::from_utf8(stats.stdout).unwrap();
+    let entries: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("entries: "))
+        .expect("entries line")
+        .parse()
+        .unwrap();
+    assert!(
+        entries > 0 && entries < to_model,
+        "{to_model} translated; {stats}"
+    );
+    // The last article's sentences were used last: they are the ones kept.
+    let last = input.join("ressort3/artikel-03.de.txt");
+    let again = de2en(tmp.path())
+        .args(["translate", "--model"])
+        .arg(fixture_model("tiny-swish"))
+        .args(flags)
+        .arg(&last)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{again:?}");
+    no_warning(&again);
+    let (from_memory, sent) = counts(&again);
+    assert!(from_memory.unwrap() > 5 * sent, "{}", stderr(&again));
+}
