@@ -19,6 +19,7 @@ pub mod engine;
 pub mod glossary;
 pub mod guard;
 pub mod input;
+pub mod memory;
 pub mod models;
 pub mod output;
 pub mod pipeline;

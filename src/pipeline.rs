@@ -15,6 +15,11 @@
 //! at the end. One file's problem (unreadable, binary, not writable) is reported through the
 //! progress sink, counted, and the run goes on; so is an engine error, which fails the files of
 //! the window it happened in.
+//!
+//! With a translation memory (`crate::memory`, `run_with_memory`), each new unique sentence is
+//! looked up when its file is admitted, so a hit never reaches the engine; the window's fresh
+//! translations are stored in one transaction when the window is done. A memory that fails is
+//! reported once as a warning and the run goes on without it.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -27,6 +32,7 @@ use crate::document::{self, Format, PrepareOptions, PreparedDocument, Translated
 use crate::durable::DirSync;
 use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::input;
+use crate::memory::TranslationMemory;
 use crate::output::{self, Manifest, ManifestEntry};
 use crate::quotes::QuoteStyle;
 use crate::review;
@@ -38,6 +44,12 @@ const MAX_WINDOW_FILES: usize = 1024;
 const MAX_CACHED: usize = 50_000;
 /// How often the manifest is saved during a run.
 const MANIFEST_SAVE_EVERY: Duration = Duration::from_secs(2);
+/// The translation memory's per-segment key part for the glossary entries that apply to a
+/// segment: empty, because the model's input (the key's other part) already holds them — a term
+/// reaches the model as a placeholder (`crate::glossary`) and its English is written in after
+/// decoding, so a sentence whose terms changed has another input, and a changed English needs no
+/// new translation.
+const NO_GLOSSARY: &str = "";
 
 /// What each output file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,6 +149,8 @@ pub struct Summary {
     pub sentences: u64,
     /// Sentences the engine translated (after de-duplication and the cross-window cache).
     pub engine_sentences: u64,
+    /// Unique sentences the translation memory answered (they never reached the engine).
+    pub memory_sentences: u64,
     /// Sentences the output guard decoded a second time (each unique sentence once).
     pub retried: u64,
     /// Sentences whose translation the output guard still flags (each unique sentence once).
@@ -180,6 +194,20 @@ pub fn run(
     progress: &mut dyn Progress,
     stop: &AtomicBool,
 ) -> Result<Summary, Aborted> {
+    run_with_memory(plan, engine, options, None, progress, stop)
+}
+
+/// `run`, with a translation memory asked before the engine and told every fresh translation.
+/// The memory must have been opened with a context that covers the engine and every setting
+/// that changes its output.
+pub fn run_with_memory(
+    plan: Plan,
+    engine: &dyn Engine,
+    options: &Options,
+    memory: Option<&mut TranslationMemory>,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary, Aborted> {
     let temp_prefix = output::temp_prefix(options.shard);
     let mut manifest = None;
     if let Some(root) = &plan.output_root {
@@ -216,9 +244,12 @@ pub fn run(
         progress,
         summary,
         cache: HashMap::new(),
+        memory,
         last_save: Instant::now(),
     };
     let outcome = pipeline.execute(plan.jobs);
+    // Whatever was translated before a stop or an error is worth keeping.
+    pipeline.commit_memory();
     pipeline.save_manifest();
     if let (OutputFormat::Review, Some(root)) = (options.output_format, &plan.output_root) {
         pipeline.write_review_index(root);
@@ -303,6 +334,8 @@ struct Pipeline<'a> {
     summary: Summary,
     /// Sentences seen in more than one file, across windows.
     cache: HashMap<String, Translation>,
+    /// `None` without a memory, or once it failed (reported once).
+    memory: Option<&'a mut TranslationMemory>,
     last_save: Instant,
 }
 
@@ -329,6 +362,7 @@ impl Pipeline<'_> {
             if self.translate_window(&mut window)? {
                 return Ok(true);
             }
+            self.commit_memory();
             self.remember_repeats(&window);
         }
         Ok(self.stopped())
@@ -399,7 +433,11 @@ impl Pipeline<'_> {
                             let id = window.uniques.len();
                             window.uniques.push(sentence.to_owned());
                             window.index.insert(sentence.to_owned(), id);
-                            window.results.push(self.cache.get(sentence).cloned());
+                            let known = match self.cache.get(sentence) {
+                                Some(translation) => Some(translation.clone()),
+                                None => self.recall(sentence),
+                            };
+                            window.results.push(known);
                             window.waiting.push(Vec::new());
                             window.occurrences.push(0);
                             id
@@ -486,6 +524,9 @@ impl Pipeline<'_> {
             let mut done = 0;
             for (&id, translation) in chunk.iter().zip(translations) {
                 self.count_guard_flags(&translation);
+                if let Some(memory) = &mut self.memory {
+                    memory.remember(NO_GLOSSARY, &window.uniques[id], &translation);
+                }
                 window.results[id] = Some(translation);
                 for &slot in &window.waiting[id] {
                     let pending = &mut window.pending[slot];
@@ -523,6 +564,43 @@ impl Pipeline<'_> {
                 );
             }
         }
+    }
+
+    /// The memory's translation of `sentence`, if it has one; counted as answered by it. The
+    /// guard's flags count as for a fresh translation, so the summary describes the outputs
+    /// whatever answered.
+    fn recall(&mut self, sentence: &str) -> Option<Translation> {
+        let memory = self.memory.as_mut()?;
+        match memory.lookup(NO_GLOSSARY, sentence) {
+            Ok(Some(translation)) => {
+                self.summary.memory_sentences += 1;
+                self.count_guard_flags(&translation);
+                Some(translation)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.drop_memory(&error);
+                None
+            }
+        }
+    }
+
+    /// Stores the translations of the window (and the uses) in the memory.
+    fn commit_memory(&mut self) {
+        if let Some(memory) = &mut self.memory
+            && let Err(error) = memory.commit()
+        {
+            self.drop_memory(&error);
+        }
+    }
+
+    /// One warning, and the run goes on without the memory: it only saves time.
+    fn drop_memory(&mut self, error: &crate::memory::MemoryError) {
+        self.memory = None;
+        self.progress.message(&format!(
+            "warning: {}; going on without the translation memory",
+            crate::memory::describe(error)
+        ));
     }
 
     /// Counts what the output guard (`crate::guard`, around the engine) did with a translation.

@@ -7,6 +7,7 @@
 //! 130 when Ctrl-C or SIGTERM stopped the run. A closed stdout (`de2en … | head`) is not an error.
 
 mod fingerprint;
+mod memory;
 mod models;
 mod progress;
 mod segment;
@@ -33,7 +34,8 @@ Examples:
   de2en translate archiv/ -o archiv-en/          # a whole tree, mirrored
   de2en translate --format review archiv/ -o review/   # side-by-side review pages + index.html
   de2en translate --glossary agentur.tsv archiv/ -o archiv-en/   # terms always one way
-  de2en models fetch                             # download the default model once";
+  de2en models fetch                             # download the default model once
+  de2en memory stats                             # the translation memory: file, size, entries";
 
 /// Translate German news articles into English on your own machine.
 #[derive(Debug, Parser)]
@@ -60,6 +62,12 @@ pub enum Command {
     /// Download and list models in the Hugging Face cache.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Look into, empty, export or import the translation memory.
+    ///
+    /// `translate` keeps every sentence's translation in an SQLite file (by default
+    /// memory.sqlite3 in the cache folder) and answers sentences it has seen before from it.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
 }
 
 /// How to read the input.
@@ -184,10 +192,25 @@ pub struct TranslateArgs {
     pub precision: PrecisionArg,
 
     /// Where de2en keeps legacy (pre-2020 zip-less) PyTorch checkpoints converted to
-    /// safetensors, so that only the first run parses them. Default: $XDG_CACHE_HOME/de2en or
-    /// ~/.cache/de2en.
+    /// safetensors, so that only the first run parses them, the translation memory and the
+    /// model files' hashes. Default: $XDG_CACHE_HOME/de2en or ~/.cache/de2en.
     #[arg(long, env = "DE2EN_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<std::path::PathBuf>,
+
+    /// The translation memory: an SQLite file of sentence translations, asked before the model
+    /// and told every new translation. Default: memory.sqlite3 in the cache folder. On a
+    /// cluster, point it at node-local disk (SQLite over NFS is not safe).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_memory")]
+    pub memory: Option<PathBuf>,
+
+    /// Neither look up nor store translations in the translation memory.
+    #[arg(long)]
+    pub no_memory: bool,
+
+    /// Largest size of the translation memory, in bytes or with K, M or G (powers of 1024); the
+    /// least recently used translations are dropped beyond it.
+    #[arg(long, value_parser = crate::memory::parse_size, default_value = "2G", value_name = "SIZE")]
+    pub memory_max_size: u64,
 
     /// Beam size (1 = greedy). Default: the model's generation config.
     #[arg(long, value_parser = positive, value_name = "N")]
@@ -277,6 +300,66 @@ pub enum SegmentFormat {
     Json,
 }
 
+/// Where the translation memory is, for `de2en memory …`.
+#[derive(Debug, Args)]
+pub struct MemoryLocation {
+    /// The memory file. Default: memory.sqlite3 in the cache folder.
+    #[arg(long, value_name = "PATH")]
+    pub memory: Option<PathBuf>,
+
+    /// de2en's cache folder. Default: $XDG_CACHE_HOME/de2en or ~/.cache/de2en.
+    #[arg(long, env = "DE2EN_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Where the memory is, its size, entries, and what they were made with.
+    Stats {
+        #[command(flatten)]
+        location: MemoryLocation,
+    },
+    /// Remove every entry (a file too damaged to open is deleted).
+    Clear {
+        #[command(flatten)]
+        location: MemoryLocation,
+    },
+    /// Write every entry to standard output or FILE: JSON lines that `import` reads back
+    /// (everything an entry holds), or TSV (German, English, score) for people.
+    Export {
+        #[command(flatten)]
+        location: MemoryLocation,
+        /// jsonl: lossless, for `import`; tsv: German, English and score, tab-separated, with
+        /// backslash escapes for tabs, line breaks and backslashes.
+        #[arg(long, value_enum, default_value_t = MemoryExportFormat::Jsonl, value_name = "FORMAT")]
+        format: MemoryExportFormat,
+        /// Write here instead of standard output (written atomically).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Add the entries of a JSON-lines export (`-` for standard input); entries already in the
+    /// memory are replaced. A bad line imports nothing.
+    Import {
+        #[command(flatten)]
+        location: MemoryLocation,
+        /// The export to read.
+        #[arg(value_name = "FILE")]
+        input: PathBuf,
+        /// Largest size of the memory after the import (K, M, G suffixes).
+        #[arg(long, value_parser = crate::memory::parse_size, default_value = "2G", value_name = "SIZE")]
+        memory_max_size: u64,
+    },
+}
+
+/// `de2en memory export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MemoryExportFormat {
+    /// JSON lines, one entry each, with everything it holds (for `de2en memory import`).
+    Jsonl,
+    /// `german<TAB>english<TAB>score` with a header line, for people and spreadsheets.
+    Tsv,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Download a model's files into the Hugging Face cache (from $HF_ENDPOINT, default
@@ -353,6 +436,18 @@ pub struct Settings {
     pub debug_engine_delay_ms: Option<u64>,
     /// Glossary files, read when the run starts.
     pub glossary: Vec<PathBuf>,
+    /// The translation memory; `None` with `--no-memory`.
+    pub memory: Option<MemorySettings>,
+}
+
+/// Where the translation memory is and how large it may grow.
+#[derive(Debug, Clone)]
+pub struct MemorySettings {
+    /// `None` when no cache folder is known (no HOME) and `--memory` was not given.
+    pub path: Option<PathBuf>,
+    pub max_bytes: u64,
+    /// de2en's cache folder, where the model files' hashes are remembered.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl TranslateArgs {
@@ -377,6 +472,16 @@ impl TranslateArgs {
                     .to_owned(),
             ));
         }
+        let cache_dir = self.cache_dir.or_else(crate::models::de2en_cache_dir);
+        let memory = (!self.no_memory).then(|| MemorySettings {
+            path: self.memory.or_else(|| {
+                cache_dir
+                    .as_ref()
+                    .map(|dir| dir.join(crate::memory::DEFAULT_FILE_NAME))
+            }),
+            max_bytes: self.memory_max_size,
+            cache_dir: cache_dir.clone(),
+        });
         Ok(Settings {
             plan: PlanOptions {
                 inputs: self.inputs,
@@ -408,10 +513,7 @@ impl TranslateArgs {
                     PrecisionArg::F32 => Precision::F32,
                     PrecisionArg::Int8 => Precision::Int8,
                 },
-                checkpoint_cache: self
-                    .cache_dir
-                    .or_else(crate::models::de2en_cache_dir)
-                    .map(|dir| dir.join("checkpoints")),
+                checkpoint_cache: cache_dir.as_ref().map(|dir| dir.join("checkpoints")),
             },
             guard: GuardConfig {
                 mode: match self.guard {
@@ -430,6 +532,7 @@ impl TranslateArgs {
             verbose: self.verbose,
             debug_engine_delay_ms: self.debug_engine_delay_ms,
             glossary: self.glossary,
+            memory,
         })
     }
 }
@@ -463,6 +566,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         }
         Command::Segment(args) => segment::run(args),
         Command::Models(command) => models::run(command),
+        Command::Memory(command) => memory::run(command),
     }
 }
 

@@ -3,7 +3,9 @@
 //! The run over the files is the library's (`crate::pipeline`); what is left here is what only a
 //! command line has: the process-wide thread pool, the Ctrl-C/SIGTERM handler that sets the stop
 //! flag, choosing and loading the engine from the flags, the settings fingerprint for the
-//! manifest (`super::fingerprint`), the progress bar behind the pipeline's progress sink, and the summary line.
+//! manifest (`super::fingerprint`), the progress bar behind the pipeline's progress sink, the
+//! translation memory's context (everything that decides a sentence's translation), and the
+//! summary line.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +21,10 @@ use crate::engine::marian::MarianEngine;
 use crate::engine::marian::linear::Precision;
 use crate::engine::{DecodeOverride, Engine, EngineError, Translation};
 use crate::glossary::Glossary;
-use crate::guard::{GuardMode, Guarded};
+use crate::guard::{GuardConfig, GuardMode, Guarded};
+use crate::memory::{self, TranslationMemory};
 use crate::models;
-use crate::pipeline::{self, Summary};
+use crate::pipeline::{self, Progress, Summary};
 use crate::walk;
 
 pub fn run(settings: Settings) -> anyhow::Result<Status> {
@@ -84,14 +87,28 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
 
     let planned_bytes = plan.jobs.iter().map(|job| job.source_bytes).sum();
     let mut reporter = Reporter::new(plan.jobs.len() as u64, planned_bytes, settings.quiet);
-    let outcome = pipeline::run(plan, engine, &options, &mut reporter, &stop);
+    let mut memory = open_memory(&settings, &mut reporter);
+    let outcome = pipeline::run_with_memory(
+        plan,
+        engine,
+        &options,
+        memory.as_mut(),
+        &mut reporter,
+        &stop,
+    );
     reporter.finish();
     let summary = match &outcome {
         Ok(summary) => summary,
         Err(aborted) => &aborted.summary,
     };
     if !settings.quiet {
-        print_summary(&reporter, summary, settings.guard.mode, glossary.is_some());
+        print_summary(
+            &reporter,
+            summary,
+            settings.guard.mode,
+            glossary.is_some(),
+            settings.memory.is_some(),
+        );
     }
     match outcome {
         Err(aborted) => Err(aborted.error.into()),
@@ -101,18 +118,103 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
     }
 }
 
+/// The guard's part of the memory's context: its mode and thresholds change translations.
+fn guard_context(guard: &GuardConfig) -> String {
+    match guard.mode {
+        GuardMode::Off => String::new(),
+        mode => format!(
+            "; guard={mode:?}; min_score={}; ratio={:?}; retry={:?}",
+            guard.min_mean_logprob, guard.length_ratio, guard.retry
+        ),
+    }
+}
+
+/// The translation memory for this run, or `None` (with one warning when it was asked for but
+/// cannot be used: the run goes on without it).
+fn open_memory(settings: &Settings, reporter: &mut Reporter) -> Option<TranslationMemory> {
+    let memory_settings = settings.memory.as_ref()?;
+    let Some(path) = &memory_settings.path else {
+        reporter.message(
+            "warning: no cache folder (neither XDG_CACHE_HOME nor HOME is set); going on \
+             without the translation memory (give --memory PATH or --cache-dir DIR)",
+        );
+        return None;
+    };
+    let opened =
+        memory_context(settings, memory_settings.cache_dir.as_deref()).and_then(|context| {
+            TranslationMemory::open(path, &context, memory_settings.max_bytes)
+                .map_err(anyhow::Error::from)
+        });
+    match opened {
+        Ok(memory) => Some(memory),
+        Err(error) => {
+            let error: &(dyn std::error::Error + 'static) = error.as_ref();
+            reporter.message(&format!(
+                "warning: {}; going on without the translation memory",
+                memory::describe(error)
+            ));
+            None
+        }
+    }
+}
+
+/// The part of the memory's key that every sentence of this run shares: de2en's version (a
+/// new version may decode differently), the engine, the model's content hash, and every
+/// setting that changes a translation the engine returns. Not in it: the quote style and the
+/// input format, which change what the model sees (that text is the key's other part) but not
+/// what it does with it — except that a file of lines has no word alignment.
+fn memory_context(
+    settings: &Settings,
+    cache_dir: Option<&std::path::Path>,
+) -> anyhow::Result<String> {
+    let engine = match (settings.engine, settings.engine_settings.precision) {
+        (EngineKind::Identity, _) => "identity",
+        (EngineKind::Marian, Precision::F32) => "marian",
+        (EngineKind::Marian, Precision::Int8) => "marian-int8",
+        (EngineKind::RustBert, _) => "rust-bert",
+    };
+    let model = match settings.engine {
+        EngineKind::Identity => "none".to_owned(),
+        EngineKind::Marian | EngineKind::RustBert => {
+            let resolved = models::resolve(&settings.model)?;
+            memory::model_content_hash(&resolved.dir, cache_dir)?
+        }
+    };
+    let engine_settings = &settings.engine_settings;
+    Ok(format!(
+        "de2en {}; engine={engine}; model={model}; beam={:?}; max={:?}; min={:?}; alignment={}",
+        env!("CARGO_PKG_VERSION"),
+        engine_settings.beam_size,
+        engine_settings.max_new_tokens,
+        engine_settings.min_new_tokens,
+        engine_settings.alignment,
+    ) + &guard_context(&settings.guard))
+}
+
 /// The one-line summary that ends every run (and the hint after an interruption). Scripts read
 /// it: the entries not regular files are a clause of their own after "N failed", only when there
-/// are any, so that the line of every run without them stays as it was.
-fn print_summary(reporter: &Reporter, summary: &Summary, guard: GuardMode, glossary: bool) {
+/// are any, so that the line of every run without them stays as it was. With the translation
+/// memory the sentence clause also says how many unique sentences it answered.
+fn print_summary(
+    reporter: &Reporter,
+    summary: &Summary,
+    guard: GuardMode,
+    glossary: bool,
+    memory: bool,
+) {
     let seconds = reporter.elapsed().as_secs_f64();
     let not_regular = match summary.not_regular {
         0 => String::new(),
         1 => ", 1 not regular file (skipped)".to_owned(),
         n => format!(", {n} not regular files (skipped)"),
     };
+    let from_memory = if memory {
+        format!("{} from memory, ", summary.memory_sentences)
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "de2en: {} translated, {} skipped (up to date), {} failed{not_regular}; {} sentences ({} sent to the model) in {:.1} s, {:.0} sentences/s",
+        "de2en: {} translated, {} skipped (up to date), {} failed{not_regular}; {} sentences ({from_memory}{} sent to the model) in {:.1} s, {:.0} sentences/s",
         summary.translated,
         summary.skipped,
         summary.failed,

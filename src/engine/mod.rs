@@ -36,7 +36,9 @@ pub struct Translation {
 
 /// A problem the output guard found in a translation, or what it did about it; `--format json`
 /// lists them under each segment's `flags` by these names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TranslationFlag {
     /// A word or phrase repeated more often than in the source, or an output that ran to the
