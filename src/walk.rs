@@ -235,34 +235,17 @@ pub fn english_name(file_name: &str) -> String {
         .join(".")
 }
 
-/// Builds the job list for a run.
+/// A file the folder walk found: (key, input path as given by the walk, relative output path,
+/// size).
+type Found = (String, PathBuf, PathBuf, u64);
+
+/// Builds the job list for a run: standard input, one file, or folder mode (a folder or several
+/// inputs), each in its own function.
 pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
     let stdin_only = options.inputs.is_empty()
         || (options.inputs.len() == 1 && options.inputs[0] == Path::new("-"));
     if stdin_only {
-        if options.shard.is_some() {
-            return Err(WalkError::ShardOfStdin);
-        }
-        let destination = match &options.output {
-            None => Destination::Stdout,
-            Some(path) if path == Path::new("-") => Destination::Stdout,
-            Some(path) if path.is_dir() => {
-                Destination::File(path.join(match options.output_suffix {
-                    Some(suffix) => format!("stdin{suffix}"),
-                    None => "stdin.txt".to_owned(),
-                }))
-            }
-            Some(path) => Destination::File(path.clone()),
-        };
-        return Ok(Plan {
-            jobs: vec![Job {
-                source: Source::Stdin,
-                key: "<stdin>".into(),
-                destination,
-                source_bytes: 0,
-            }],
-            ..Plan::default()
-        });
+        return plan_stdin(options);
     }
     if options.inputs.iter().any(|p| p == Path::new("-")) {
         return Err(WalkError::StdinMixed);
@@ -279,30 +262,103 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
     let single_file = inputs.len() == 1 && !inputs[0].1;
     let output_is_dir = options.output.as_deref().is_some_and(Path::is_dir);
     if single_file && !output_is_dir {
-        let path = inputs[0].0.clone();
-        let destination = match &options.output {
-            None => Destination::Stdout,
-            Some(out) if out == Path::new("-") => Destination::Stdout,
-            Some(out) => {
-                if same_file(out, &path) {
-                    return Err(WalkError::OutputOverwritesInput { path: out.clone() });
-                }
-                Destination::File(out.clone())
-            }
-        };
-        let key = file_name_of(&path);
-        return Ok(Plan {
-            jobs: vec![Job {
-                source: Source::File(path),
-                key,
-                destination,
-                source_bytes: inputs[0].2,
-            }],
-            ..Plan::default()
-        });
+        let (path, _, size) = inputs.swap_remove(0);
+        return plan_file(options, path, size);
     }
+    plan_folder(options, &inputs)
+}
 
-    // Folder mode from here on.
+/// Standard input: one job, to standard output, the `--output` file, or `stdin.txt` (or
+/// `stdin<suffix>`) in the `--output` folder.
+fn plan_stdin(options: &PlanOptions) -> Result<Plan, WalkError> {
+    if options.shard.is_some() {
+        return Err(WalkError::ShardOfStdin);
+    }
+    let destination = match &options.output {
+        None => Destination::Stdout,
+        Some(path) if path == Path::new("-") => Destination::Stdout,
+        Some(path) if path.is_dir() => Destination::File(path.join(match options.output_suffix {
+            Some(suffix) => format!("stdin{suffix}"),
+            None => "stdin.txt".to_owned(),
+        })),
+        Some(path) => Destination::File(path.clone()),
+    };
+    Ok(Plan {
+        jobs: vec![Job {
+            source: Source::Stdin,
+            key: "<stdin>".into(),
+            destination,
+            source_bytes: 0,
+        }],
+        ..Plan::default()
+    })
+}
+
+/// One file (and no output folder): one job, to standard output or the `--output` file, which
+/// may not be the input itself.
+fn plan_file(options: &PlanOptions, path: PathBuf, size: u64) -> Result<Plan, WalkError> {
+    let destination = match &options.output {
+        None => Destination::Stdout,
+        Some(out) if out == Path::new("-") => Destination::Stdout,
+        Some(out) => {
+            if same_file(out, &path) {
+                return Err(WalkError::OutputOverwritesInput { path: out.clone() });
+            }
+            Destination::File(out.clone())
+        }
+    };
+    let key = file_name_of(&path);
+    Ok(Plan {
+        jobs: vec![Job {
+            source: Source::File(path),
+            key,
+            destination,
+            source_bytes: size,
+        }],
+        ..Plan::default()
+    })
+}
+
+/// Folder mode: every file under the inputs (path, is a folder, size), mirrored into the output
+/// folder under its English name, in key order, this shard's only.
+fn plan_folder(options: &PlanOptions, inputs: &[(PathBuf, bool, u64)]) -> Result<Plan, WalkError> {
+    let (out_root, out_canon) = output_folder(options, inputs)?;
+    let mut plan = Plan {
+        output_root: Some(out_root.clone()),
+        ..Plan::default()
+    };
+    let mut found: Vec<Found> = Vec::new();
+    let prefix_with_name = inputs.len() > 1;
+    for (path, is_dir, size) in inputs {
+        if *is_dir {
+            let root_canon = path.canonicalize().map_err(|source| WalkError::Missing {
+                path: path.clone(),
+                source,
+            })?;
+            if root_canon == out_canon {
+                return Err(WalkError::OutputIsInput { path: path.clone() });
+            }
+            let base = if prefix_with_name {
+                PathBuf::from(file_name_of(path))
+            } else {
+                PathBuf::new()
+            };
+            walk_dir(path, &root_canon, &out_canon, &base, &mut found, &mut plan)?;
+        } else {
+            let name = file_name_of(path);
+            found.push((name.clone(), path.clone(), PathBuf::from(name), *size));
+        }
+    }
+    folder_jobs(options, found, &out_root, &out_canon, &mut plan)?;
+    Ok(plan)
+}
+
+/// The output folder of folder mode, created if missing: as given and canonical (to compare
+/// with the inputs).
+fn output_folder(
+    options: &PlanOptions,
+    inputs: &[(PathBuf, bool, u64)],
+) -> Result<(PathBuf, PathBuf), WalkError> {
     let what = if inputs.len() == 1 {
         format!("folder {}", inputs[0].0.display())
     } else {
@@ -329,41 +385,24 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
             path: out_root.clone(),
             source,
         })?;
+    Ok((out_root, out_canon))
+}
 
-    let mut plan = Plan {
-        output_root: Some(out_root.clone()),
-        ..Plan::default()
-    };
-    // (key, input path as given by the walk, relative output path, size)
-    let mut found: Vec<(String, PathBuf, PathBuf, u64)> = Vec::new();
+/// One job per found file (of this shard), in key order; two files may not share an output,
+/// and no output may overwrite an input.
+fn folder_jobs(
+    options: &PlanOptions,
+    mut found: Vec<Found>,
+    out_root: &Path,
+    out_canon: &Path,
+    plan: &mut Plan,
+) -> Result<(), WalkError> {
     let mut input_set: HashSet<PathBuf> = HashSet::new();
-    let prefix_with_name = inputs.len() > 1;
-    for (path, is_dir, size) in &inputs {
-        if *is_dir {
-            let root_canon = path.canonicalize().map_err(|source| WalkError::Missing {
-                path: path.clone(),
-                source,
-            })?;
-            if root_canon == out_canon {
-                return Err(WalkError::OutputIsInput { path: path.clone() });
-            }
-            let base = if prefix_with_name {
-                PathBuf::from(file_name_of(path))
-            } else {
-                PathBuf::new()
-            };
-            walk_dir(path, &root_canon, &out_canon, &base, &mut found, &mut plan)?;
-        } else {
-            let name = file_name_of(path);
-            found.push((name.clone(), path.clone(), PathBuf::from(name), *size));
-        }
-    }
     for (_, path, _, _) in &found {
         if let Ok(canon) = path.canonicalize() {
             input_set.insert(canon);
         }
     }
-
     let mut by_output: HashMap<PathBuf, String> = HashMap::new();
     found.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, path, rel, source_bytes) in found {
@@ -398,7 +437,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, WalkError> {
             source_bytes,
         });
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// Walks one input folder; `base` is prepended to keys and output paths when several inputs
@@ -408,7 +447,7 @@ fn walk_dir(
     root_canon: &Path,
     out_canon: &Path,
     base: &Path,
-    found: &mut Vec<(String, PathBuf, PathBuf, u64)>,
+    found: &mut Vec<Found>,
     plan: &mut Plan,
 ) -> Result<(), WalkError> {
     let skip = out_canon.to_owned();

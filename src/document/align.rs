@@ -62,88 +62,226 @@ pub(crate) type TermSpans = Vec<(usize, ByteSpan)>;
 
 /// Rebuilds one segment from its translation. Returns the text, the flags, where the
 /// translation's bytes went in the text, and where the glossary terms went.
+///
+/// The phases each add edits to one shared list, in the order below; `apply` then writes the
+/// text. The order matters beyond the flags' order: edits at the same place are sorted stably,
+/// and glossary terms find their English by an edit's index.
 pub(crate) fn render(
     plan: &SegmentPlan,
     target: &str,
     alignment: Option<&WordAlignment>,
     style: QuoteStyle,
 ) -> (String, Vec<String>, Placement, TermSpans) {
-    let exact = target == plan.input;
-    let source_text = |i: usize| atom_text(plan, i);
-    let mut flags: Vec<String> = Vec::new();
-    let mut edits: Vec<Edit> = Vec::new();
+    let mut rebuild = Rebuild::new(plan, target);
+    let (term_edits, wrapped) = rebuild.place_terms();
+    let lost_tags = rebuild.place_protected();
+    rebuild.place_markup(&wrapped, alignment);
+    rebuild.place_unpaired_markup();
+    // Where the markup went, as it stands now: the tag slots the next two phases keep to.
+    let slots = TagSlots::new(plan, &rebuild.edits);
+    rebuild.restore_tag_order(&slots, lost_tags);
+    rebuild.place_breaks(&slots);
+    rebuild.place_quotes(alignment, style);
+    rebuild.restore_escapes(style);
+    rebuild.escape_model_text();
+    rebuild.finish(&term_edits)
+}
 
-    // Protected tokens.
-    let mut protected_spans: Vec<ByteSpan> = Vec::new();
-    let (term_edits, wrapped) = place_terms(
-        plan,
-        target,
-        exact,
-        &mut edits,
-        &mut protected_spans,
-        &mut flags,
-    );
-    let mut appended: Vec<String> = Vec::new();
-    // HTML tokens holding tags the model lost: put back among the inline tags, below.
-    let mut lost_tags: Vec<usize> = Vec::new();
-    for (atom, placeholder) in &plan.placeholders {
-        if plan.terms.iter().any(|t| t.atom == *atom) {
-            continue;
+/// What `render`'s phases share: the segment, the model's text, and the growing list of edits,
+/// flags and spans no later phase may write into.
+struct Rebuild<'a> {
+    plan: &'a SegmentPlan,
+    target: &'a str,
+    /// The translation equals the model input (the identity engine): every atom goes back
+    /// exactly where it was.
+    exact: bool,
+    flags: Vec<String>,
+    edits: Vec<Edit>,
+    /// Where placeholders stood in the translation: no line break, quotation mark or escape
+    /// goes inside.
+    protected_spans: Vec<ByteSpan>,
+}
+
+/// Where the markup edits put each markup atom: the slots a tag-holding atom (`<br>`, an
+/// image, a comment) must keep to so that the tags come out in source order.
+struct TagSlots {
+    /// (atom index, position in the translation) of every markup edit.
+    markup_at: Vec<(usize, usize)>,
+}
+
+impl TagSlots {
+    fn new(plan: &SegmentPlan, edits: &[Edit]) -> TagSlots {
+        let markup_at = edits
+            .iter()
+            .filter(|e| e.span.is_empty() && e.order >= 1)
+            .filter(|e| {
+                plan.atoms
+                    .get(e.order - 1)
+                    .is_some_and(|a| matches!(a.kind, AtomKind::Open | AtomKind::Close))
+            })
+            .map(|e| (e.order - 1, e.span.start))
+            .collect();
+        TagSlots { markup_at }
+    }
+
+    /// Does atom `i` at `start..end` stay after the markup before it and before the markup after it?
+    fn fits(&self, i: usize, start: usize, end: usize) -> bool {
+        self.markup_at
+            .iter()
+            .all(|&(j, at)| if j < i { at <= start } else { at >= end })
+    }
+
+    /// Where atom `i` goes when it does not fit: right after the markup that precedes it.
+    fn slot(&self, i: usize) -> usize {
+        self.markup_at
+            .iter()
+            .filter(|&&(j, _)| j < i)
+            .map(|&(_, at)| at)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+impl<'a> Rebuild<'a> {
+    fn new(plan: &'a SegmentPlan, target: &'a str) -> Rebuild<'a> {
+        Rebuild {
+            plan,
+            target,
+            exact: target == plan.input,
+            flags: Vec::new(),
+            edits: Vec::new(),
+            protected_spans: Vec::new(),
         }
-        let found = if exact {
-            vec![plan.ranges[*atom]]
-        } else {
-            find_placeholder(target, placeholder, plan.placeholders.len())
-        };
-        if found.len() == 1 {
-            protected_spans.push(found[0]);
-            edits.push(Edit {
-                span: found[0],
-                order: *atom,
-                text: source_text(*atom).to_owned(),
-            });
-        } else {
-            for span in found {
-                protected_spans.push(span);
-                edits.push(Edit {
-                    span,
-                    order: *atom,
-                    text: String::new(),
-                });
+    }
+
+    fn source_text(&self, i: usize) -> &'a str {
+        atom_text(self.plan, i)
+    }
+
+    /// Glossary terms: their English in place of their placeholders (see `place_terms`).
+    fn place_terms(&mut self) -> (Vec<TermEdit>, Vec<usize>) {
+        place_terms(
+            self.plan,
+            self.target,
+            self.exact,
+            &mut self.edits,
+            &mut self.protected_spans,
+            &mut self.flags,
+        )
+    }
+
+    /// Protected tokens: each placeholder the model kept becomes its token again; one it
+    /// mangled, dropped or repeated is removed and the token appended before the final
+    /// punctuation. Returns the HTML tokens holding tags the model lost: they are put back
+    /// among the inline tags by `restore_tag_order`.
+    fn place_protected(&mut self) -> Vec<usize> {
+        let plan = self.plan;
+        let target = self.target;
+        let mut appended: Vec<String> = Vec::new();
+        let mut lost_tags: Vec<usize> = Vec::new();
+        for (atom, placeholder) in &plan.placeholders {
+            if plan.terms.iter().any(|t| t.atom == *atom) {
+                continue;
             }
-            if holds_tags(plan, *atom) {
-                lost_tags.push(*atom);
+            let found = if self.exact {
+                vec![plan.ranges[*atom]]
             } else {
-                appended.push(source_text(*atom).to_owned());
+                find_placeholder(target, placeholder, plan.placeholders.len())
+            };
+            if found.len() == 1 {
+                self.protected_spans.push(found[0]);
+                self.edits.push(Edit {
+                    span: found[0],
+                    order: *atom,
+                    text: self.source_text(*atom).to_owned(),
+                });
+            } else {
+                for span in found {
+                    self.protected_spans.push(span);
+                    self.edits.push(Edit {
+                        span,
+                        order: *atom,
+                        text: String::new(),
+                    });
+                }
+                if holds_tags(plan, *atom) {
+                    lost_tags.push(*atom);
+                } else {
+                    appended.push(self.source_text(*atom).to_owned());
+                }
             }
         }
-    }
-    if !appended.is_empty() || !lost_tags.is_empty() {
-        flags.push("passthrough-appended".to_owned());
-    }
-    if !appended.is_empty() {
-        let body = target.trim_end();
-        let end = body.trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«']);
-        edits.push(Edit {
-            span: ByteSpan::new(end.len(), end.len()),
-            order: usize::MAX - 1,
-            text: format!(" {}", appended.join(" ")),
-        });
+        if !appended.is_empty() || !lost_tags.is_empty() {
+            self.flags.push("passthrough-appended".to_owned());
+        }
+        if !appended.is_empty() {
+            let body = target.trim_end();
+            let end = body.trim_end_matches(['.', '!', '?', '…', '"', '“', '”', '’', '»', '«']);
+            self.edits.push(Edit {
+                span: ByteSpan::new(end.len(), end.len()),
+                order: usize::MAX - 1,
+                text: format!(" {}", appended.join(" ")),
+            });
+        }
+        lost_tags
     }
 
-    // Inline markup (not what went with an appended glossary term).
-    let pairs: Vec<(usize, usize)> = plan
-        .atoms
-        .iter()
-        .enumerate()
-        .filter(|(i, a)| a.kind == AtomKind::Open && !wrapped.contains(i))
-        .filter_map(|(i, a)| a.partner.map(|c| (i, c)))
-        .collect();
-    if !pairs.is_empty() {
+    /// Inline markup (not what went with an appended glossary term, `wrapped`): around the
+    /// aligned words, else a guess flagged `markup-unaligned`.
+    fn place_markup(&mut self, wrapped: &[usize], alignment: Option<&WordAlignment>) {
+        let plan = self.plan;
+        let target = self.target;
+        let pairs: Vec<(usize, usize)> = plan
+            .atoms
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| a.kind == AtomKind::Open && !wrapped.contains(i))
+            .filter_map(|(i, a)| a.partner.map(|c| (i, c)))
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
         let sources: Vec<(usize, usize)> = pairs
             .iter()
             .map(|&(o, c)| (plan.ranges[o].start, plan.ranges[c].start))
             .collect();
+        let placed = if self.exact {
+            Some(sources.clone())
+        } else {
+            alignment.and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
+        };
+        // In HTML every tag keeps its place in the sequence of tags: siblings may not swap.
+        let placed = placed.filter(|p| plan.html.is_none() || in_order(&pairs, p));
+        let placed = match placed {
+            Some(placed) => placed,
+            None => {
+                self.flags.push("markup-unaligned".to_owned());
+                self.guess_markup(&pairs, &sources)
+            }
+        };
+        for (&(o, c), (start, end)) in pairs.iter().zip(placed) {
+            self.edits.push(Edit {
+                span: ByteSpan::new(start, start),
+                order: o + 1,
+                text: self.source_text(o).to_owned(),
+            });
+            self.edits.push(Edit {
+                span: ByteSpan::new(end, end),
+                order: c + 1,
+                text: self.source_text(c).to_owned(),
+            });
+        }
+    }
+
+    /// Markup the alignment could not place: around the whole translation where that nests
+    /// properly, else at the proportional word positions (in source order for HTML).
+    fn guess_markup(
+        &self,
+        pairs: &[(usize, usize)],
+        sources: &[(usize, usize)],
+    ) -> Vec<(usize, usize)> {
+        let plan = self.plan;
+        let target = self.target;
         let kinds: Vec<String> = pairs
             .iter()
             .map(|&(o, _)| {
@@ -158,196 +296,215 @@ pub(crate) fn render(
                 }
             })
             .collect();
-        let placed = if exact {
-            Some(sources.clone())
+        // A link around the whole sentence would swallow a protected token (an
+        // autolink, an image): links do not nest.
+        let allow_whole =
+            plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[" || k == "a");
+        let guessed = guessed_ranges(&plan.input, sources, &kinds, target, allow_whole);
+        if plan.html.is_some() && !in_order(pairs, &guessed) {
+            monotone_ranges(plan, pairs, target)
         } else {
-            alignment.and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
-        };
-        // In HTML every tag keeps its place in the sequence of tags: siblings may not swap.
-        let placed = placed.filter(|p| plan.html.is_none() || in_order(&pairs, p));
-        let placed = match placed {
-            Some(placed) => placed,
-            None => {
-                flags.push("markup-unaligned".to_owned());
-                // A link around the whole sentence would swallow a protected token (an
-                // autolink, an image): links do not nest.
-                let allow_whole =
-                    plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[" || k == "a");
-                let guessed = guessed_ranges(&plan.input, &sources, &kinds, target, allow_whole);
-                if plan.html.is_some() && !in_order(&pairs, &guessed) {
-                    monotone_ranges(plan, &pairs, target)
-                } else {
-                    guessed
-                }
-            }
-        };
-        for (&(o, c), (start, end)) in pairs.iter().zip(placed) {
-            edits.push(Edit {
-                span: ByteSpan::new(start, start),
-                order: o + 1,
-                text: source_text(o).to_owned(),
-            });
-            edits.push(Edit {
-                span: ByteSpan::new(end, end),
-                order: c + 1,
-                text: source_text(c).to_owned(),
-            });
-        }
-    }
-    // Markup without its other half (the carving never leaves any; kept to never drop bytes).
-    for (i, atom) in plan.atoms.iter().enumerate() {
-        if matches!(atom.kind, AtomKind::Open | AtomKind::Close) && atom.partner.is_none() {
-            let at = if atom.kind == AtomKind::Open {
-                0
-            } else {
-                target.len()
-            };
-            edits.push(Edit {
-                span: ByteSpan::new(at, at),
-                order: i + 1,
-                text: source_text(i).to_owned(),
-            });
+            guessed
         }
     }
 
-    // HTML: a `<br>`, an image or a comment the translation moved across an inline tag (or
-    // lost) goes back where the order of the tags says.
-    let markup_at: Vec<(usize, usize)> = edits
-        .iter()
-        .filter(|e| e.span.is_empty() && e.order >= 1)
-        .filter(|e| {
-            plan.atoms
-                .get(e.order - 1)
-                .is_some_and(|a| matches!(a.kind, AtomKind::Open | AtomKind::Close))
-        })
-        .map(|e| (e.order - 1, e.span.start))
-        .collect();
-    let fits = |i: usize, start: usize, end: usize| {
-        markup_at
-            .iter()
-            .all(|&(j, at)| if j < i { at <= start } else { at >= end })
-    };
-    let slot = |i: usize| {
-        markup_at
-            .iter()
-            .filter(|&&(j, _)| j < i)
-            .map(|&(_, at)| at)
-            .max()
-            .unwrap_or(0)
-    };
-    let mut moved: Vec<Edit> = Vec::new();
-    for edit in edits.iter_mut().filter(|_| plan.html.is_some() && !exact) {
-        let i = edit.order;
-        let placeholder = plan.placeholders.iter().any(|(a, _)| *a == i);
-        if placeholder
-            && !edit.span.is_empty()
-            && !edit.text.is_empty()
-            && holds_tags(plan, i)
-            && !fits(i, edit.span.start, edit.span.end)
-        {
-            let at = slot(i);
+    /// Markup without its other half (the carving never leaves any; kept to never drop bytes).
+    fn place_unpaired_markup(&mut self) {
+        for (i, atom) in self.plan.atoms.iter().enumerate() {
+            if matches!(atom.kind, AtomKind::Open | AtomKind::Close) && atom.partner.is_none() {
+                let at = if atom.kind == AtomKind::Open {
+                    0
+                } else {
+                    self.target.len()
+                };
+                self.edits.push(Edit {
+                    span: ByteSpan::new(at, at),
+                    order: i + 1,
+                    text: self.source_text(i).to_owned(),
+                });
+            }
+        }
+    }
+
+    /// HTML: a `<br>`, an image or a comment the translation moved across an inline tag (or
+    /// lost) goes back where the order of the tags says.
+    fn restore_tag_order(&mut self, slots: &TagSlots, lost_tags: Vec<usize>) {
+        let plan = self.plan;
+        let mut moved: Vec<Edit> = Vec::new();
+        let html_guess = plan.html.is_some() && !self.exact;
+        for edit in self.edits.iter_mut().filter(|_| html_guess) {
+            let i = edit.order;
+            let placeholder = plan.placeholders.iter().any(|(a, _)| *a == i);
+            if placeholder
+                && !edit.span.is_empty()
+                && !edit.text.is_empty()
+                && holds_tags(plan, i)
+                && !slots.fits(i, edit.span.start, edit.span.end)
+            {
+                let at = slots.slot(i);
+                moved.push(Edit {
+                    span: ByteSpan::new(at, at),
+                    order: i + 1,
+                    text: std::mem::take(&mut edit.text),
+                });
+            }
+        }
+        for i in lost_tags {
+            let at = slots.slot(i);
             moved.push(Edit {
                 span: ByteSpan::new(at, at),
                 order: i + 1,
-                text: std::mem::take(&mut edit.text),
+                text: self.source_text(i).to_owned(),
             });
         }
-    }
-    for i in lost_tags {
-        let at = slot(i);
-        moved.push(Edit {
-            span: ByteSpan::new(at, at),
-            order: i + 1,
-            text: source_text(i).to_owned(),
-        });
-    }
-    edits.extend(moved);
-
-    // Line breaks inside the sentence.
-    let mut last_break = 0;
-    for (i, atom) in plan.atoms.iter().enumerate() {
-        if atom.kind != AtomKind::Break {
-            continue;
-        }
-        let tag_break = holds_tags(plan, i);
-        let chosen = if exact {
-            Some(plan.ranges[i].start)
-        } else {
-            let ideal = plan.ranges[i].start * target.len() / plan.input.len().max(1);
-            target
-                .char_indices()
-                .filter(|&(p, c)| c == ' ' && p >= last_break)
-                .map(|(p, _)| p)
-                .filter(|&p| !protected_spans.iter().any(|s| s.start <= p && p < s.end))
-                // In Markdown never before what would open a block — unless the source line
-                // started with the same word, where it evidently did not. (Not when markup
-                // stood between the break and that word: the line started with the markup.)
-                .filter(|&p| {
-                    let after = &target[p + 1..];
-                    let break_end = plan.ranges[i].end;
-                    let source_after = plan.input.get(break_end..).unwrap_or("");
-                    let markup_first = plan.atoms.iter().zip(&plan.ranges).any(|(a, r)| {
-                        matches!(a.kind, AtomKind::Open | AtomKind::Close) && r.start == break_end
-                    });
-                    let first_word = |t: &str| t.split_whitespace().next().map(str::to_lowercase);
-                    let same_start = !markup_first && first_word(after) == first_word(source_after);
-                    !(plan.markdown && starts_block(after) && !same_start)
-                })
-                .filter(|&p| !tag_break || fits(i, p, p + 1))
-                // Never an empty line: in Markdown it would end the paragraph.
-                .filter(|&p| {
-                    !target[last_break..p].trim().is_empty() && !target[p + 1..].trim().is_empty()
-                })
-                .min_by_key(|&p| p.abs_diff(ideal))
-        };
-        if let Some(p) = chosen {
-            last_break = p + 1;
-            edits.push(Edit {
-                span: ByteSpan::new(p, p + 1),
-                order: i + 1,
-                text: source_text(i).to_owned(),
-            });
-        } else if tag_break {
-            // No space between the right tags: the `<br>` is inserted there.
-            let at = slot(i);
-            edits.push(Edit {
-                span: ByteSpan::new(at, at),
-                order: i + 1,
-                text: source_text(i).to_owned(),
-            });
-        }
+        self.edits.extend(moved);
     }
 
-    // Quotation marks inside the sentence.
-    let source_pairs: Vec<(String, String)> = plan
-        .atoms
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| matches!(a.kind, AtomKind::Quote(_, QuoteRole::Open)))
-        .filter_map(|(i, a)| {
-            a.partner
-                .map(|c| (source_text(i).to_owned(), source_text(c).to_owned()))
-        })
-        .collect();
-    let fix = if exact {
-        // The marks are where they were: typeset them as the whole block's pairing says.
-        let mut fix = quotes::QuoteFix::default();
+    /// Line breaks inside the sentence: each replaces the space nearest its proportional
+    /// position that may take it.
+    fn place_breaks(&mut self, slots: &TagSlots) {
+        let plan = self.plan;
+        let mut last_break = 0;
         for (i, atom) in plan.atoms.iter().enumerate() {
-            if let AtomKind::Quote(kind, role) = atom.kind
-                && style == QuoteStyle::English
-            {
-                fix.edits
-                    .push((plan.ranges[i], quotes::english(kind, role).to_owned()));
+            if atom.kind != AtomKind::Break {
+                continue;
+            }
+            let tag_break = holds_tags(plan, i);
+            let chosen = if self.exact {
+                Some(plan.ranges[i].start)
+            } else {
+                self.break_space(i, last_break, tag_break, slots)
+            };
+            if let Some(p) = chosen {
+                last_break = p + 1;
+                self.edits.push(Edit {
+                    span: ByteSpan::new(p, p + 1),
+                    order: i + 1,
+                    text: self.source_text(i).to_owned(),
+                });
+            } else if tag_break {
+                // No space between the right tags: the `<br>` is inserted there.
+                let at = slots.slot(i);
+                self.edits.push(Edit {
+                    span: ByteSpan::new(at, at),
+                    order: i + 1,
+                    text: self.source_text(i).to_owned(),
+                });
             }
         }
-        fix
-    } else {
-        quotes::fix_translation(target, &source_pairs, style, &protected_spans)
-    };
-    let mut fix = fix;
-    if fix.mismatch && fix.edits.is_empty() && quotes::find_quotes(target).is_empty() {
-        // The model dropped every quotation mark: put the source's quotations back around the
-        // translated words, as markup is.
+    }
+
+    /// The space of the translation that break atom `i` replaces, if any may: after the
+    /// previous break, outside placeholders, between the right tags, not starting a block.
+    fn break_space(
+        &self,
+        i: usize,
+        last_break: usize,
+        tag_break: bool,
+        slots: &TagSlots,
+    ) -> Option<usize> {
+        let plan = self.plan;
+        let target = self.target;
+        let ideal = plan.ranges[i].start * target.len() / plan.input.len().max(1);
+        target
+            .char_indices()
+            .filter(|&(p, c)| c == ' ' && p >= last_break)
+            .map(|(p, _)| p)
+            .filter(|&p| {
+                !self
+                    .protected_spans
+                    .iter()
+                    .any(|s| s.start <= p && p < s.end)
+            })
+            // In Markdown never before what would open a block — unless the source line
+            // started with the same word, where it evidently did not. (Not when markup
+            // stood between the break and that word: the line started with the markup.)
+            .filter(|&p| {
+                let after = &target[p + 1..];
+                let break_end = plan.ranges[i].end;
+                let source_after = plan.input.get(break_end..).unwrap_or("");
+                let markup_first = plan.atoms.iter().zip(&plan.ranges).any(|(a, r)| {
+                    matches!(a.kind, AtomKind::Open | AtomKind::Close) && r.start == break_end
+                });
+                let first_word = |t: &str| t.split_whitespace().next().map(str::to_lowercase);
+                let same_start = !markup_first && first_word(after) == first_word(source_after);
+                !(plan.markdown && starts_block(after) && !same_start)
+            })
+            .filter(|&p| !tag_break || slots.fits(i, p, p + 1))
+            // Never an empty line: in Markdown it would end the paragraph.
+            .filter(|&p| {
+                !target[last_break..p].trim().is_empty() && !target[p + 1..].trim().is_empty()
+            })
+            .min_by_key(|&p| p.abs_diff(ideal))
+    }
+
+    /// Quotation marks inside the sentence: paired and typeset, missing ones added
+    /// (`quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
+    fn place_quotes(&mut self, alignment: Option<&WordAlignment>, style: QuoteStyle) {
+        let plan = self.plan;
+        let source_pairs: Vec<(String, String)> = plan
+            .atoms
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a.kind, AtomKind::Quote(_, QuoteRole::Open)))
+            .filter_map(|(i, a)| {
+                a.partner.map(|c| {
+                    (
+                        self.source_text(i).to_owned(),
+                        self.source_text(c).to_owned(),
+                    )
+                })
+            })
+            .collect();
+        let fix = if self.exact {
+            // The marks are where they were: typeset them as the whole block's pairing says.
+            let mut fix = quotes::QuoteFix::default();
+            for (i, atom) in plan.atoms.iter().enumerate() {
+                if let AtomKind::Quote(kind, role) = atom.kind
+                    && style == QuoteStyle::English
+                {
+                    fix.edits
+                        .push((plan.ranges[i], quotes::english(kind, role).to_owned()));
+                }
+            }
+            fix
+        } else {
+            quotes::fix_translation(self.target, &source_pairs, style, &self.protected_spans)
+        };
+        let mut fix = fix;
+        if fix.mismatch && fix.edits.is_empty() && quotes::find_quotes(self.target).is_empty() {
+            self.restore_dropped_quotes(&mut fix, &source_pairs, alignment, style);
+        }
+        if fix.repaired {
+            self.flags.push("quote-repaired".to_owned());
+        }
+        if fix.mismatch {
+            self.flags.push("quote-mismatch".to_owned());
+        }
+        for (span, text) in fix.edits {
+            // An added opening mark goes outside markup that starts at the same place, an added
+            // closing mark outside markup that ends there.
+            let opening = text.starts_with(['“', '‘', '„', '‚', '»', '«', '›', '‹']);
+            let order = if !span.is_empty() || opening {
+                0
+            } else {
+                usize::MAX
+            };
+            self.edits.push(Edit { span, order, text });
+        }
+    }
+
+    /// The model dropped every quotation mark: put the source's quotations back around the
+    /// translated words, as markup is.
+    fn restore_dropped_quotes(
+        &self,
+        fix: &mut quotes::QuoteFix,
+        source_pairs: &[(String, String)],
+        alignment: Option<&WordAlignment>,
+        style: QuoteStyle,
+    ) {
+        let plan = self.plan;
+        let target = self.target;
         let inner: Vec<(usize, usize, usize)> = plan
             .atoms
             .iter()
@@ -379,39 +536,52 @@ pub(crate) fn render(
         fix.repaired = !inner.is_empty();
         fix.mismatch = false;
     }
-    if fix.repaired {
-        flags.push("quote-repaired".to_owned());
-    }
-    if fix.mismatch {
-        flags.push("quote-mismatch".to_owned());
-    }
-    for (span, text) in fix.edits {
-        // An added opening mark goes outside markup that starts at the same place, an added
-        // closing mark outside markup that ends there.
-        let opening = text.starts_with(['“', '‘', '„', '‚', '»', '«', '›', '‹']);
-        let order = if !span.is_empty() || opening {
-            0
-        } else {
-            usize::MAX
-        };
-        edits.push(Edit { span, order, text });
-    }
 
-    // Escaped characters (HTML entities) the translation kept come back as written.
-    for (i, atom) in plan.atoms.iter().enumerate().filter(|_| exact) {
-        let typeset = matches!(atom.kind, AtomKind::Quote(..)) && style == QuoteStyle::English;
-        if atom.decoded.is_some() && !typeset {
-            edits.push(Edit {
-                span: plan.ranges[i],
-                order: 0,
-                text: source_text(i).to_owned(),
-            });
+    /// Escaped characters (HTML entities) the translation kept come back as written.
+    fn restore_escapes(&mut self, style: QuoteStyle) {
+        let plan = self.plan;
+        for (i, atom) in plan.atoms.iter().enumerate().filter(|_| self.exact) {
+            let typeset = matches!(atom.kind, AtomKind::Quote(..)) && style == QuoteStyle::English;
+            if atom.decoded.is_some() && !typeset {
+                self.edits.push(Edit {
+                    span: plan.ranges[i],
+                    order: 0,
+                    text: self.source_text(i).to_owned(),
+                });
+            }
         }
     }
 
-    // Characters a translation may not bring into the output.
-    for (p, c) in target.char_indices().filter(|_| !exact) {
-        let inside = protected_spans.iter().any(|s| s.start <= p && p < s.end);
+    /// Characters a translation may not bring into the output.
+    fn escape_model_text(&mut self) {
+        let target = self.target;
+        for (p, c) in target.char_indices().filter(|_| !self.exact) {
+            let inside = self
+                .protected_spans
+                .iter()
+                .any(|s| s.start <= p && p < s.end);
+            let Some(replacement) = self.escaped(p, c) else {
+                continue;
+            };
+            if !inside
+                && self
+                    .edits
+                    .iter()
+                    .all(|e| e.span.is_empty() || e.span.start != p)
+            {
+                self.edits.push(Edit {
+                    span: ByteSpan::new(p, p + c.len_utf8()),
+                    order: 0,
+                    text: replacement.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// What the model's character `c` at `p` must be written as, if not as itself.
+    fn escaped(&self, p: usize, c: char) -> Option<&'static str> {
+        let plan = self.plan;
+        let target = self.target;
         let replacement = match c {
             '\n' | '\r' => " ",
             '|' if plan.table_cell && !target[..p].ends_with('\\') => "\\|",
@@ -432,47 +602,44 @@ pub(crate) fn render(
             // escaped, it stays a literal backtick.
             '`' if plan.markdown
                 && !target[..p].ends_with('\\')
-                && protected_spans
+                && self
+                    .protected_spans
                     .iter()
                     .any(|s| s.end == p || s.start == p + 1) =>
             {
                 "\\`"
             }
-            _ => match html_escape(plan.html, c) {
-                Some(escaped) => escaped,
-                None => continue,
-            },
+            _ => return html_escape(plan.html, c),
         };
-        if !inside && edits.iter().all(|e| e.span.is_empty() || e.span.start != p) {
-            edits.push(Edit {
-                span: ByteSpan::new(p, p + c.len_utf8()),
-                order: 0,
-                text: replacement.to_owned(),
-            });
-        }
+        Some(replacement)
     }
 
-    if plan.html.is_some() && !exact {
-        repair_tag_order(plan, &mut edits);
-    }
-    let (mut text, mut placement, landed) = apply(target, edits);
-    let mut terms = term_spans(&term_edits, &landed);
-    if plan.markdown
-        && plan.block_start
-        && !exact
-        && let Some(at) = escape_block_start(&mut text)
-    {
-        placement.inserted(at, 1);
-        for (_, span) in &mut terms {
-            if span.start >= at {
-                span.start += 1;
-            }
-            if span.end > at {
-                span.end += 1;
+    /// HTML tag order, then the edits applied; a Markdown translation that would open a block
+    /// is escaped, and the glossary terms' spans follow the text.
+    fn finish(mut self, term_edits: &[TermEdit]) -> (String, Vec<String>, Placement, TermSpans) {
+        let plan = self.plan;
+        if plan.html.is_some() && !self.exact {
+            repair_tag_order(plan, &mut self.edits);
+        }
+        let (mut text, mut placement, landed) = apply(self.target, self.edits);
+        let mut terms = term_spans(term_edits, &landed);
+        if plan.markdown
+            && plan.block_start
+            && !self.exact
+            && let Some(at) = escape_block_start(&mut text)
+        {
+            placement.inserted(at, 1);
+            for (_, span) in &mut terms {
+                if span.start >= at {
+                    span.start += 1;
+                }
+                if span.end > at {
+                    span.end += 1;
+                }
             }
         }
+        (text, self.flags, placement, terms)
     }
-    (text, flags, placement, terms)
 }
 
 /// `--input-format lines` with glossary terms: the model's text as it is, the terms' English in

@@ -646,7 +646,15 @@ fn sentence_spans(clean: &str, split: bool) -> Vec<ByteSpan> {
     checked
 }
 
+/// An atom of a block cut at sentence bounds: the piece, the index of the atom it came from,
+/// and its range in the block's clean text.
+type SplitAtom = (Atom, usize, ByteSpan);
+
 /// Cuts a refined block into segment plans. Returns also which atoms ended up in a segment.
+///
+/// Steps: the segmenter cuts the block's clean text into sentences; text atoms are split at the
+/// sentence bounds; each piece is assigned to a sentence; each sentence's pieces are carved
+/// into segment plans.
 fn carve_block(
     atoms: &[Atom],
     source: &str,
@@ -667,59 +675,11 @@ fn carve_block(
         .filter_map(|s| source_span_of(atoms, &ranges, *s))
         .collect();
 
-    // Split text atoms where a sentence starts or ends inside them.
     let mut bounds: Vec<usize> = sentences.iter().flat_map(|s| [s.start, s.end]).collect();
     bounds.dedup();
-    // A glossary term the segmenter cuts through ("gewinnt. Dann") is no term: it is text again
-    // (its clean text is the same), so both sentences keep their words.
-    let demoted: Vec<Atom>;
-    let cut_through = |i: usize| {
-        let r = ranges[i];
-        matches!(atoms[i].kind, AtomKind::Term(_))
-            && bounds.iter().any(|&b| r.start < b && b < r.end)
-    };
-    let atoms = if (0..atoms.len()).any(cut_through) {
-        demoted = (0..atoms.len())
-            .map(|i| {
-                let kind = if cut_through(i) {
-                    AtomKind::Text
-                } else {
-                    atoms[i].kind
-                };
-                Atom { kind, ..atoms[i] }
-            })
-            .collect();
-        &demoted[..]
-    } else {
-        atoms
-    };
-    let mut split: Vec<(Atom, usize, ByteSpan)> = Vec::with_capacity(atoms.len() + bounds.len());
-    for (i, atom) in atoms.iter().enumerate() {
-        let range = ranges[i];
-        if atom.kind != AtomKind::Text || atom.decoded.is_some() {
-            split.push((*atom, i, range));
-            continue;
-        }
-        let mut cut_at = range.start;
-        let first = bounds.partition_point(|&b| b <= range.start);
-        let last = bounds.partition_point(|&b| b < range.end);
-        for &b in bounds.get(first..last).unwrap_or(&[]) {
-            let offset = atom.span.start + (cut_at - range.start);
-            let until = atom.span.start + (b - range.start);
-            split.push((
-                Atom::new(AtomKind::Text, offset, until),
-                i,
-                ByteSpan::new(cut_at, b),
-            ));
-            cut_at = b;
-        }
-        let offset = atom.span.start + (cut_at - range.start);
-        split.push((
-            Atom::new(AtomKind::Text, offset, atom.span.end),
-            i,
-            ByteSpan::new(cut_at, range.end),
-        ));
-    }
+    let demoted = demote_cut_terms(atoms, &ranges, &bounds);
+    let atoms = demoted.as_deref().unwrap_or(atoms);
+    let split = split_at_bounds(atoms, &ranges, &bounds);
     let mut position_of_original = vec![usize::MAX; atoms.len()];
     for (position, (_, original, _)) in split.iter().enumerate() {
         if atoms[*original].kind != AtomKind::Text {
@@ -727,53 +687,8 @@ fn carve_block(
         }
     }
 
-    // Which sentence each atom belongs to: markup opens attach forwards, closes backwards.
-    // Sentences are sorted and apart, so a binary search finds the only candidate.
-    let sentence_of: Vec<Option<usize>> = split
-        .iter()
-        .map(|(atom, _, range)| {
-            let (k, inside): (usize, fn(&ByteSpan, &ByteSpan) -> bool) = if !range.is_empty() {
-                (sentences.partition_point(|s| s.end < range.end), |s, r| {
-                    s.start <= r.start && r.end <= s.end
-                })
-            } else if atom.kind == AtomKind::Close {
-                (
-                    sentences.partition_point(|s| s.end < range.start),
-                    |s, r| s.start < r.start && r.start <= s.end,
-                )
-            } else {
-                (
-                    sentences.partition_point(|s| s.end <= range.start),
-                    |s, r| s.start <= r.start && r.start < s.end,
-                )
-            };
-            sentences.get(k).filter(|s| inside(s, range)).map(|_| k)
-        })
-        .collect();
-    // An atom between two members of one sentence belongs to it: a stray mark at the sentence's
-    // edge (an HTML `</b>` without its `<b>`) would otherwise be inside the segment's span but
-    // in none of its atoms, and be lost.
-    let mut sentence_of = sentence_of;
-    let mut previous: Option<(usize, usize)> = None;
-    for position in 0..sentence_of.len() {
-        if let Some(k) = sentence_of[position] {
-            if let Some((before, j)) = previous
-                && j == k
-            {
-                sentence_of[before + 1..position].fill(Some(k));
-            }
-            previous = Some((position, k));
-        }
-    }
-    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
-    for (position, sentence) in sentence_of.iter().enumerate() {
-        if let Some(k) = sentence {
-            members_of[*k].push(position);
-        }
-    }
-
     let mut plans = Vec::new();
-    for members in members_of {
+    for members in sentence_members(&split, &sentences) {
         if members.is_empty() {
             continue;
         }
@@ -801,6 +716,110 @@ fn carve_block(
         }
     }
     (plans, used, reader_sentences)
+}
+
+/// A glossary term the segmenter cuts through ("gewinnt. Dann") is no term: it is text again
+/// (its clean text is the same), so both sentences keep their words. `None` when no term is cut.
+fn demote_cut_terms(atoms: &[Atom], ranges: &[ByteSpan], bounds: &[usize]) -> Option<Vec<Atom>> {
+    let cut_through = |i: usize| {
+        let r = ranges[i];
+        matches!(atoms[i].kind, AtomKind::Term(_))
+            && bounds.iter().any(|&b| r.start < b && b < r.end)
+    };
+    if !(0..atoms.len()).any(cut_through) {
+        return None;
+    }
+    let demoted = (0..atoms.len())
+        .map(|i| {
+            let kind = if cut_through(i) {
+                AtomKind::Text
+            } else {
+                atoms[i].kind
+            };
+            Atom { kind, ..atoms[i] }
+        })
+        .collect();
+    Some(demoted)
+}
+
+/// Splits text atoms where a sentence starts or ends inside them.
+fn split_at_bounds(atoms: &[Atom], ranges: &[ByteSpan], bounds: &[usize]) -> Vec<SplitAtom> {
+    let mut split: Vec<SplitAtom> = Vec::with_capacity(atoms.len() + bounds.len());
+    for (i, atom) in atoms.iter().enumerate() {
+        let range = ranges[i];
+        if atom.kind != AtomKind::Text || atom.decoded.is_some() {
+            split.push((*atom, i, range));
+            continue;
+        }
+        let mut cut_at = range.start;
+        let first = bounds.partition_point(|&b| b <= range.start);
+        let last = bounds.partition_point(|&b| b < range.end);
+        for &b in bounds.get(first..last).unwrap_or(&[]) {
+            let offset = atom.span.start + (cut_at - range.start);
+            let until = atom.span.start + (b - range.start);
+            split.push((
+                Atom::new(AtomKind::Text, offset, until),
+                i,
+                ByteSpan::new(cut_at, b),
+            ));
+            cut_at = b;
+        }
+        let offset = atom.span.start + (cut_at - range.start);
+        split.push((
+            Atom::new(AtomKind::Text, offset, atom.span.end),
+            i,
+            ByteSpan::new(cut_at, range.end),
+        ));
+    }
+    split
+}
+
+/// The positions in `split` of each sentence's members, in order.
+fn sentence_members(split: &[SplitAtom], sentences: &[ByteSpan]) -> Vec<Vec<usize>> {
+    // Which sentence each atom belongs to: markup opens attach forwards, closes backwards.
+    // Sentences are sorted and apart, so a binary search finds the only candidate.
+    let mut sentence_of: Vec<Option<usize>> = split
+        .iter()
+        .map(|(atom, _, range)| {
+            let (k, inside): (usize, fn(&ByteSpan, &ByteSpan) -> bool) = if !range.is_empty() {
+                (sentences.partition_point(|s| s.end < range.end), |s, r| {
+                    s.start <= r.start && r.end <= s.end
+                })
+            } else if atom.kind == AtomKind::Close {
+                (
+                    sentences.partition_point(|s| s.end < range.start),
+                    |s, r| s.start < r.start && r.start <= s.end,
+                )
+            } else {
+                (
+                    sentences.partition_point(|s| s.end <= range.start),
+                    |s, r| s.start <= r.start && r.start < s.end,
+                )
+            };
+            sentences.get(k).filter(|s| inside(s, range)).map(|_| k)
+        })
+        .collect();
+    // An atom between two members of one sentence belongs to it: a stray mark at the sentence's
+    // edge (an HTML `</b>` without its `<b>`) would otherwise be inside the segment's span but
+    // in none of its atoms, and be lost.
+    let mut previous: Option<(usize, usize)> = None;
+    for position in 0..sentence_of.len() {
+        if let Some(k) = sentence_of[position] {
+            if let Some((before, j)) = previous
+                && j == k
+            {
+                sentence_of[before + 1..position].fill(Some(k));
+            }
+            previous = Some((position, k));
+        }
+    }
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
+    for (position, sentence) in sentence_of.iter().enumerate() {
+        if let Some(k) = sentence {
+            members_of[*k].push(position);
+        }
+    }
+    members_of
 }
 
 /// Where a sentence of a block's clean text lies in the source: quotation marks and URLs as they
