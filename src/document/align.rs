@@ -67,10 +67,10 @@ pub(crate) fn render(
     target: &str,
     alignment: Option<&WordAlignment>,
     style: QuoteStyle,
-) -> (String, Vec<String>, Placement, TermSpans) {
+) -> (String, Vec<TranslationFlag>, Placement, TermSpans) {
     let exact = target == plan.input;
     let source_text = |i: usize| atom_text(plan, i);
-    let mut flags: Vec<String> = Vec::new();
+    let mut flags: Vec<TranslationFlag> = Vec::new();
     let mut edits: Vec<Edit> = Vec::new();
 
     // Protected tokens.
@@ -119,7 +119,7 @@ pub(crate) fn render(
         }
     }
     if !appended.is_empty() || !lost_tags.is_empty() {
-        flags.push("passthrough-appended".to_owned());
+        flags.push(TranslationFlag::PassthroughAppended);
     }
     if !appended.is_empty() {
         let body = target.trim_end();
@@ -168,7 +168,7 @@ pub(crate) fn render(
         let placed = match placed {
             Some(placed) => placed,
             None => {
-                flags.push("markup-unaligned".to_owned());
+                flags.push(TranslationFlag::MarkupUnaligned);
                 // A link around the whole sentence would swallow a protected token (an
                 // autolink, an image): links do not nest.
                 let allow_whole =
@@ -380,10 +380,10 @@ pub(crate) fn render(
         fix.mismatch = false;
     }
     if fix.repaired {
-        flags.push("quote-repaired".to_owned());
+        flags.push(TranslationFlag::QuoteRepaired);
     }
     if fix.mismatch {
-        flags.push("quote-mismatch".to_owned());
+        flags.push(TranslationFlag::QuoteMismatch);
     }
     for (span, text) in fix.edits {
         // An added opening mark goes outside markup that starts at the same place, an added
@@ -477,7 +477,10 @@ pub(crate) fn render(
 
 /// `--input-format lines` with glossary terms: the model's text as it is, the terms' English in
 /// place of their placeholders (nothing else of `render` applies to a raw line).
-pub(crate) fn render_terms(plan: &SegmentPlan, target: &str) -> (String, Vec<String>, TermSpans) {
+pub(crate) fn render_terms(
+    plan: &SegmentPlan,
+    target: &str,
+) -> (String, Vec<TranslationFlag>, TermSpans) {
     let mut edits = Vec::new();
     let mut flags = Vec::new();
     let exact = target == plan.input;
@@ -503,7 +506,7 @@ fn place_terms(
     exact: bool,
     edits: &mut Vec<Edit>,
     protected_spans: &mut Vec<ByteSpan>,
-    flags: &mut Vec<String>,
+    flags: &mut Vec<TranslationFlag>,
 ) -> (Vec<TermEdit>, Vec<usize>) {
     let mut placed = Vec::with_capacity(plan.terms.len());
     let mut missed = Vec::new();
@@ -539,7 +542,7 @@ fn place_terms(
         }
     }
     if !missed.is_empty() {
-        flags.push(TranslationFlag::GlossaryMissed.as_str().to_owned());
+        flags.push(TranslationFlag::GlossaryMissed);
     }
     let body = target.trim_end();
     let end = body

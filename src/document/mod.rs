@@ -36,7 +36,7 @@ mod seams;
 
 use serde::Serialize;
 
-use crate::engine::{Engine, Translation};
+use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::glossary::Glossary;
 use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
@@ -226,7 +226,8 @@ pub struct SegmentReport {
     pub sum_logprob: f32,
     /// Generated tokens (end-of-sentence included), over every part of the segment.
     pub tokens: usize,
-    pub flags: Vec<String>,
+    /// What happened to the segment, by the names `TranslationFlag` gives them.
+    pub flags: Vec<TranslationFlag>,
     /// The index of the segment's block (paragraph, heading, list item, table cell) in the
     /// document: segments of one block share it.
     pub block: usize,
@@ -1294,7 +1295,7 @@ impl PreparedDocument {
         translations: &[Translation],
     ) -> (
         String,
-        Vec<String>,
+        Vec<TranslationFlag>,
         Option<SegmentAlignment>,
         align::TermSpans,
     ) {
@@ -1303,7 +1304,7 @@ impl PreparedDocument {
         let Some(parts) = parts else {
             return (
                 source.to_owned(),
-                vec!["untranslated".to_owned()],
+                vec![TranslationFlag::Untranslated],
                 None,
                 Vec::new(),
             );
@@ -1316,15 +1317,15 @@ impl PreparedDocument {
             long::join(plan, parts)
         };
         if plan.pieces.len() > 1 {
-            flags.push("split".to_owned());
+            flags.push(TranslationFlag::Split);
         }
         if plan.over_long {
-            flags.push("over-long".to_owned());
+            flags.push(TranslationFlag::OverLong);
         }
         // The output guard's findings on any part (crate::guard), each named once.
-        for flag in parts.iter().flat_map(|part| &part.flags) {
-            if !flags.iter().any(|f| f == flag.as_str()) {
-                flags.push(flag.as_str().to_owned());
+        for &flag in parts.iter().flat_map(|part| &part.flags) {
+            if !flags.contains(&flag) {
+                flags.push(flag);
             }
         }
         if self.options.format == Format::Lines && !plan.terms.is_empty() {
@@ -1358,7 +1359,7 @@ impl PreparedDocument {
 /// A rendered segment: its text, flags, word alignment and where its glossary terms went.
 struct Rendered {
     text: String,
-    flags: Vec<String>,
+    flags: Vec<TranslationFlag>,
     alignment: Option<SegmentAlignment>,
     terms: align::TermSpans,
 }

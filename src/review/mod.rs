@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Format, SegmentReport, TranslatedDocument};
+use crate::flags::TranslationFlag;
 use crate::output::{self, OutputError};
 
 /// What a review page's name ends with: `artikel.en.md` → `artikel.en.md.review.html`.
@@ -36,44 +37,6 @@ const SUMMARY_META: &str = "<meta name=\"de2en-review\" content=\"";
 /// How much of a page the index reads to find its counts (they are in the head).
 const SUMMARY_WITHIN: u64 = 64 * 1024;
 
-/// What the flags mean, for the tooltips and the header. Flags not listed here (new ones) are
-/// shown by name.
-const FLAG_MEANINGS: &[(&str, &str)] = &[
-    (
-        "split",
-        "too long for the model: translated in parts, joined at clause boundaries",
-    ),
-    (
-        "over-long",
-        "a part is still longer than the model accepts; it was sent whole",
-    ),
-    (
-        "quote-repaired",
-        "quotation marks the model dropped or unbalanced were put back",
-    ),
-    (
-        "quote-mismatch",
-        "the translation has another number of quotations than the source",
-    ),
-    (
-        "passthrough-appended",
-        "a URL or address the model lost was appended before the final punctuation",
-    ),
-    (
-        "markup-unaligned",
-        "inline markup was placed by position, not by word alignment",
-    ),
-    (
-        "untranslated",
-        "no translation came back: the German text was kept",
-    ),
-    (
-        "glossary-missed",
-        "the model dropped or repeated a glossary term: its English was put in once by de2en \
-         (appended before the final punctuation where the model dropped it)",
-    ),
-];
-
 /// The counts of one page, as its header shows them and the folder index lists them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageSummary {
@@ -83,7 +46,8 @@ pub struct PageSummary {
     pub blocks: usize,
     /// Segments with at least one flag.
     pub flagged: usize,
-    /// How many segments carry each flag.
+    /// How many segments carry each flag, by name: a page written by another version may
+    /// name a flag this one does not know, and the index still lists it.
     pub flags: BTreeMap<String, usize>,
     /// Segments with a word alignment.
     pub aligned: usize,
@@ -98,7 +62,7 @@ impl PageSummary {
         let mut flags = BTreeMap::new();
         for segment in segments {
             for flag in &segment.flags {
-                *flags.entry(flag.clone()).or_insert(0) += 1;
+                *flags.entry(flag.as_str().to_owned()).or_insert(0) += 1;
             }
         }
         let scores: Vec<f32> = segments
@@ -205,14 +169,17 @@ fn flag_counts(flags: &BTreeMap<String, usize>) -> String {
     out
 }
 
+/// What the flag named `flag` means; a name this version does not know is shown as it is.
 fn meaning(flag: &str) -> &str {
-    FLAG_MEANINGS
-        .iter()
-        .find(|(name, _)| *name == flag)
-        .map_or(flag, |(_, meaning)| meaning)
+    TranslationFlag::from_name(flag).map_or(flag, |known| known.meaning())
 }
 
-/// One table row: number and block kind, German, English, score, flags.
+/// The flags' names, space-separated (the row's `data-flags`, which the page's filter reads).
+fn flag_names(flags: &[TranslationFlag]) -> String {
+    let names: Vec<&str> = flags.iter().map(|flag| flag.as_str()).collect();
+    names.join(" ")
+}
+
 /// The article's two texts a row takes its segment from, and whether they are HTML.
 struct Texts<'a> {
     source: &'a str,
@@ -220,6 +187,7 @@ struct Texts<'a> {
     html: bool,
 }
 
+/// One table row: number and block kind, German, English, score, flags.
 fn row(
     out: &mut String,
     index: usize,
@@ -252,7 +220,7 @@ fn row(
         n = index + 1,
         classes = classes.join(" "),
         block = segment.block,
-        flags = escape(&segment.flags.join(" ")),
+        flags = escape(&flag_names(&segment.flags)),
     );
     let label = if starts_block { kind.label() } else { "" };
     let _ = write!(
@@ -338,8 +306,8 @@ fn row(
         let _ = write!(
             out,
             "<span class=\"flag\" title=\"{}\">{}</span> ",
-            escape(meaning(flag)),
-            escape(flag)
+            escape(flag.meaning()),
+            escape(flag.as_str())
         );
     }
     out.push_str("</td></tr>\n");

@@ -80,7 +80,7 @@ fn aligned_words_name_their_partners() {
             score: -0.5,
             sum_logprob: -2.0,
             tokens: 4,
-            flags: vec!["split".to_owned()],
+            flags: vec![TranslationFlag::Split],
             block: 0,
             // Der→The, Rat→council, stimmt→votes, ab→votes
             alignment: Some(vec![
