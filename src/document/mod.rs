@@ -139,10 +139,34 @@ pub(crate) enum HtmlContext {
     Attribute(Option<char>),
 }
 
+/// What a block of prose is in the article, as its format parser knew it (the review page marks
+/// each block by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockKind {
+    /// A paragraph, or prose a format gives no other role (text directly in an HTML `div`).
+    #[default]
+    Paragraph,
+    /// A heading of level 1–6 (Markdown `#`/setext, HTML `h1`–`h6`; an HTML `title` is 1).
+    Heading(u8),
+    /// A plain-text line that reads like a headline: one short line of its own (blank lines or
+    /// the document's edges around it) without closing punctuation, as news sites set them.
+    Headline,
+    ListItem,
+    /// Text in a block quotation (Markdown `>`, HTML `blockquote`).
+    Quote,
+    /// A table cell or caption.
+    Cell,
+    /// One line of `--input-format lines`.
+    Line,
+    /// An HTML attribute for people (`alt`, `title`, a meta description).
+    Attribute,
+}
+
 /// A block of prose as a format parser finds it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Block {
     pub atoms: Vec<Atom>,
+    pub kind: BlockKind,
     /// Markdown: translations must not start a new block where a line break is put back.
     pub markdown: bool,
     /// A Markdown table cell: `|` in a translation must be escaped.
@@ -211,6 +235,8 @@ pub struct PreparedDocument {
     /// made when a translation changed any sentence, so a page the engine returned unchanged
     /// stays byte for byte what it was.
     language_edits: Vec<(ByteSpan, &'static str)>,
+    /// The kind of each block, by block index (`SegmentPlan::block`).
+    block_kinds: Vec<BlockKind>,
 }
 
 /// One translated segment, as `--format json` reports it.
@@ -255,6 +281,10 @@ pub struct GlossaryUse {
 pub struct TranslatedDocument {
     pub target: String,
     pub segments: Vec<SegmentReport>,
+    /// The kind of each block, by `SegmentReport::block` (for the review page; not part of
+    /// `--format json`).
+    #[serde(skip)]
+    pub blocks: Vec<BlockKind>,
 }
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
@@ -282,6 +312,7 @@ pub fn prepare_with_glossary(
             blocks
         }
     };
+    let block_kinds = blocks.iter().map(|block| block.kind).collect();
     let mut segments = Vec::new();
     let mut inputs = Vec::new();
     let mut sentences = Vec::new();
@@ -367,6 +398,7 @@ pub fn prepare_with_glossary(
         gap_edits,
         sentences,
         language_edits,
+        block_kinds,
     }
 }
 
@@ -1217,6 +1249,7 @@ impl PreparedDocument {
         TranslatedDocument {
             target,
             segments: reports,
+            blocks: self.block_kinds,
         }
     }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::{Format, SegmentReport, TranslatedDocument};
+use crate::document::{BlockKind, Format, SegmentReport, TranslatedDocument};
 use crate::flags::TranslationFlag;
 use crate::output::{self, OutputError};
 
@@ -108,7 +108,6 @@ pub fn page(
     translated: &TranslatedDocument,
 ) -> String {
     let summary = PageSummary::of(source_name, translated);
-    let kinds = block_kinds(source, format, &translated.segments);
     let mut rows = String::new();
     let mut previous_block = None;
     for (index, segment) in translated.segments.iter().enumerate() {
@@ -118,7 +117,12 @@ pub fn page(
             &mut rows,
             index,
             segment,
-            kinds[index],
+            // As the format parser found the block (a report without one: a paragraph).
+            translated
+                .blocks
+                .get(segment.block)
+                .copied()
+                .unwrap_or_default(),
             starts_block,
             &Texts {
                 source,
@@ -201,7 +205,7 @@ fn row(
         target,
         html,
     } = *texts;
-    let mut classes = vec!["seg", kind.class()];
+    let mut classes = vec!["seg", kind_class(kind)];
     if starts_block {
         classes.push("block-start");
     }
@@ -222,7 +226,7 @@ fn row(
         block = segment.block,
         flags = escape(&flag_names(&segment.flags)),
     );
-    let label = if starts_block { kind.label() } else { "" };
+    let label = if starts_block { kind_label(kind) } else { "" };
     let _ = write!(
         out,
         "<td class=\"n\">{}<span class=\"kind\">{}</span></td>",
@@ -437,198 +441,37 @@ fn words_html(out: &mut String, side: &Side, html: bool) {
     out.push_str(&shown(&text[cursor..]));
 }
 
-/// What a block is, as far as the page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BlockKind {
-    Heading(u8),
-    /// A plain-text line that reads like a headline (one short line, no closing punctuation).
-    Headline,
-    ListItem,
-    Quote,
-    Cell,
-    Line,
-    Paragraph,
-}
-
-impl BlockKind {
-    fn class(self) -> &'static str {
-        match self {
-            BlockKind::Heading(1) | BlockKind::Headline => "h h1",
-            BlockKind::Heading(2) => "h h2",
-            BlockKind::Heading(_) => "h h3",
-            BlockKind::ListItem => "li",
-            BlockKind::Quote => "quote",
-            BlockKind::Cell => "cell",
-            BlockKind::Line => "line",
-            BlockKind::Paragraph => "p",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            BlockKind::Heading(1) => "H1",
-            BlockKind::Heading(2) => "H2",
-            BlockKind::Heading(3) => "H3",
-            BlockKind::Heading(4) => "H4",
-            BlockKind::Heading(5) => "H5",
-            BlockKind::Heading(_) => "H6",
-            BlockKind::Headline => "H",
-            BlockKind::ListItem => "•",
-            BlockKind::Quote => "❝",
-            BlockKind::Cell => "▦",
-            BlockKind::Line => "",
-            BlockKind::Paragraph => "¶",
-        }
+/// How the page marks a block of each kind: the row's class (headings are set in bold) and the
+/// label that opens the block.
+fn kind_class(kind: BlockKind) -> &'static str {
+    match kind {
+        BlockKind::Heading(1) | BlockKind::Headline => "h h1",
+        BlockKind::Heading(2) => "h h2",
+        BlockKind::Heading(_) => "h h3",
+        BlockKind::ListItem => "li",
+        BlockKind::Quote => "quote",
+        BlockKind::Cell => "cell",
+        BlockKind::Line => "line",
+        // An attribute is a short text of its own; the page has shown it as a paragraph.
+        BlockKind::Paragraph | BlockKind::Attribute => "p",
     }
 }
 
-/// The kind of each segment's block, read from the source around the block: Markdown heading
-/// and list markers, the innermost HTML element opened before it, or (plain text) one short
-/// line without closing punctuation, which news sites use for headlines.
-fn block_kinds(source: &str, format: Format, segments: &[SegmentReport]) -> Vec<BlockKind> {
-    let mut kinds = Vec::with_capacity(segments.len());
-    let mut i = 0;
-    let mut previous_end = 0;
-    while i < segments.len() {
-        let block = segments[i].block;
-        let count = segments[i..]
-            .iter()
-            .take_while(|s| s.block == block)
-            .count();
-        let start = segments[i].source_span[0].min(source.len());
-        let end = segments[i + count - 1].source_span[1].clamp(start, source.len());
-        let gap = source.get(previous_end.min(start)..start).unwrap_or("");
-        let kind = if format == Format::Lines {
-            BlockKind::Line
-        } else {
-            kind_of(source, gap, start, end)
-        };
-        kinds.extend(std::iter::repeat_n(kind, count));
-        previous_end = end;
-        i += count;
+fn kind_label(kind: BlockKind) -> &'static str {
+    match kind {
+        BlockKind::Heading(1) => "H1",
+        BlockKind::Heading(2) => "H2",
+        BlockKind::Heading(3) => "H3",
+        BlockKind::Heading(4) => "H4",
+        BlockKind::Heading(5) => "H5",
+        BlockKind::Heading(_) => "H6",
+        BlockKind::Headline => "H",
+        BlockKind::ListItem => "•",
+        BlockKind::Quote => "❝",
+        BlockKind::Cell => "▦",
+        BlockKind::Line => "",
+        BlockKind::Paragraph | BlockKind::Attribute => "¶",
     }
-    kinds
-}
-
-fn kind_of(source: &str, gap: &str, start: usize, end: usize) -> BlockKind {
-    // The markup on the block's own line before its first word.
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = if line_start >= start - gap.len() {
-        source[line_start..start].trim_start()
-    } else {
-        "" // another segment stands earlier on this line
-    };
-    let hashes = prefix.len() - prefix.trim_start_matches('#').len();
-    if (1..=6).contains(&hashes) && prefix[hashes..].trim().is_empty() {
-        return BlockKind::Heading(hashes as u8);
-    }
-    if let Some(tag) = last_open_tag(gap) {
-        match tag.as_str() {
-            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                return BlockKind::Heading(tag.as_bytes()[1] - b'0');
-            }
-            "title" => return BlockKind::Heading(1),
-            "li" | "dt" | "dd" => return BlockKind::ListItem,
-            "blockquote" => return BlockKind::Quote,
-            "td" | "th" | "caption" => return BlockKind::Cell,
-            _ => return BlockKind::Paragraph,
-        }
-    }
-    let marker = prefix.trim_end();
-    if prefix.starts_with('>') {
-        return BlockKind::Quote;
-    }
-    if matches!(marker, "-" | "*" | "+")
-        || (!marker.is_empty()
-            && marker.trim_end_matches(['.', ')']).len() + 1 == marker.len()
-            && marker[..marker.len() - 1]
-                .bytes()
-                .all(|b| b.is_ascii_digit()))
-    {
-        return BlockKind::ListItem;
-    }
-    if prefix.starts_with('|') {
-        return BlockKind::Cell;
-    }
-    let text = &source[start..end];
-    // Setext headings: the next line is all `=` (level 1) or `-` (level 2).
-    let next_line = source[end..]
-        .strip_prefix('\n')
-        .or_else(|| source[end..].strip_prefix("\r\n"))
-        .and_then(|rest| rest.lines().next())
-        .map(str::trim)
-        .unwrap_or("");
-    if !text.contains('\n') && !next_line.is_empty() {
-        if next_line.bytes().all(|b| b == b'=') {
-            return BlockKind::Heading(1);
-        }
-        if next_line.bytes().all(|b| b == b'-') {
-            return BlockKind::Heading(2);
-        }
-    }
-    let closing = text.trim_end().ends_with([
-        '.', ',', ';', ':', '!', '?', '…', '"', '“', '”', '»', '«', '\'', '’', ')',
-    ]);
-    // A line of its own: blank lines (or the document's edges) before and after it.
-    let alone = (start == 0
-        || source[..start]
-            .trim_end_matches([' ', '\t', '\r'])
-            .ends_with("\n\n")
-        || source[..start].trim().is_empty())
-        && {
-            let after = source[end..].trim_start_matches([' ', '\t', '\r']);
-            after.is_empty() || after.starts_with("\n\n") || after.starts_with("\n\r\n")
-        };
-    if alone && !text.contains('\n') && !closing && text.chars().count() <= 120 && prefix.is_empty()
-    {
-        return BlockKind::Headline;
-    }
-    BlockKind::Paragraph
-}
-
-/// The name of the last HTML block element opened in `gap`, lowercase (inline elements such as
-/// a link that starts the block are passed over).
-fn last_open_tag(gap: &str) -> Option<String> {
-    const BLOCKS: &[&str] = &[
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "title",
-        "li",
-        "dt",
-        "dd",
-        "blockquote",
-        "td",
-        "th",
-        "caption",
-        "p",
-        "div",
-        "section",
-        "article",
-        "figcaption",
-        "summary",
-        "label",
-        "button",
-        "option",
-    ];
-    let mut found = None;
-    let mut rest = gap;
-    while let Some(at) = rest.find('<') {
-        let after = &rest[at + 1..];
-        let name = after
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if BLOCKS.contains(&name.as_str()) && after[name.len()..].contains('>') {
-            found = Some(name);
-        }
-        rest = after;
-    }
-    found
 }
 
 /// Replaces each `{{name}}` of `template` by its value, in one pass: values are never scanned.
