@@ -104,7 +104,7 @@ fn aligned_words_name_their_partners() {
     assert!(html.contains("data-score=\"-0.5\" data-flags=\"split\""));
     let summary = read_summary(&html).expect("summary");
     assert_eq!((summary.flagged, summary.aligned), (1, 1));
-    assert_eq!(summary.flags.get("split"), Some(&1));
+    assert_eq!(summary.flags.get(TranslationFlag::Split.as_str()), Some(&1));
 }
 
 #[test]
