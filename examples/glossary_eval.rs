@@ -12,6 +12,7 @@ use std::time::Instant;
 use de2en::document::{self, Format, PrepareOptions, QuoteStyle};
 use de2en::engine::Engine;
 use de2en::engine::marian::{EngineSettings, MarianEngine};
+use de2en::flags::TranslationFlag;
 use de2en::glossary::Glossary;
 use de2en::guard::{GuardConfig, Guarded};
 
@@ -62,7 +63,7 @@ fn main() {
                         terms += n;
                     }
                     // A flagged segment: its terms count as appended (a repeat is rarer still).
-                    if !segment.flags.iter().any(|f| f == "glossary-missed") {
+                    if !segment.flags.contains(&TranslationFlag::GlossaryMissed) {
                         kept[k] += n;
                     }
                 }

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod document;
 pub mod durable;
 pub mod engine;
+pub mod flags;
 pub mod glossary;
 pub mod guard;
 pub mod input;

@@ -7,6 +7,7 @@ mod document_common;
 use de2en::document::{Format, QuoteStyle, TranslatedDocument};
 use de2en::engine::identity::IdentityEngine;
 use de2en::engine::{Engine, EngineError, Translation, WordAlignment};
+use de2en::flags::TranslationFlag;
 use de2en::{ByteSpan, quotes};
 use document_common::{UpperEngine, translate_with, whitespace_words as word_spans};
 use proptest::prelude::*;
@@ -325,7 +326,7 @@ fn dropped_quotation_marks_are_repaired_and_flagged() {
         doc.segments[0]
             .flags
             .iter()
-            .any(|f| f.starts_with("quote-"))
+            .any(|f| f.as_str().starts_with("quote-"))
     );
 }
 
@@ -336,7 +337,7 @@ fn long_sentences_are_split_and_flagged_never_truncated() {
     assert!(inputs.len() > 1);
     assert_eq!(doc.target, source);
     assert_eq!(doc.segments.len(), 1);
-    assert!(doc.segments[0].flags.contains(&"split".to_owned()));
+    assert!(doc.segments[0].flags.contains(&TranslationFlag::Split));
 }
 
 /// Block-level skeleton of a Markdown text: the events a renderer needs to lay it out, with code
@@ -624,7 +625,10 @@ fn a_dropped_placeholder_comes_back_appended_and_flagged() {
     );
     assert_eq!(inputs, vec!["Auf ZX1 steht mehr."]);
     assert_eq!(doc.target, "Auf steht mehr www.example.org.");
-    assert_eq!(doc.segments[0].flags, vec!["passthrough-appended"]);
+    assert_eq!(
+        doc.segments[0].flags,
+        vec![TranslationFlag::PassthroughAppended]
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::path::Path;
 use cli_common::*;
 use de2en::document::{Format, PrepareOptions, QuoteStyle, prepare};
 use de2en::engine::{Engine, EngineError, Translation, WordAlignment};
+use de2en::flags::TranslationFlag;
 use de2en::span::ByteSpan;
 
 /// Translates by upper-casing every word, aligned word for word, and ends every sentence with
@@ -87,7 +88,7 @@ fn alignment_points_at_the_same_words_in_the_article_and_the_translation() {
         translated
             .segments
             .iter()
-            .any(|s| s.flags.contains(&"split".to_owned())),
+            .any(|s| s.flags.contains(&TranslationFlag::Split)),
         "the long sentence is split"
     );
     let mut checked = 0;

@@ -71,7 +71,7 @@ pub(crate) fn render(
     target: &str,
     alignment: Option<&WordAlignment>,
     style: QuoteStyle,
-) -> (String, Vec<String>, Placement, TermSpans) {
+) -> (String, Vec<TranslationFlag>, Placement, TermSpans) {
     let mut rebuild = Rebuild::new(plan, target);
     let (term_edits, wrapped) = rebuild.place_terms();
     let lost_tags = rebuild.place_protected();
@@ -95,7 +95,7 @@ struct Rebuild<'a> {
     /// The translation equals the model input (the identity engine): every atom goes back
     /// exactly where it was.
     exact: bool,
-    flags: Vec<String>,
+    flags: Vec<TranslationFlag>,
     edits: Vec<Edit>,
     /// Where placeholders stood in the translation: no line break, quotation mark or escape
     /// goes inside.
@@ -212,7 +212,7 @@ impl<'a> Rebuild<'a> {
             }
         }
         if !appended.is_empty() || !lost_tags.is_empty() {
-            self.flags.push("passthrough-appended".to_owned());
+            self.flags.push(TranslationFlag::PassthroughAppended);
         }
         if !appended.is_empty() {
             let body = target.trim_end();
@@ -255,7 +255,7 @@ impl<'a> Rebuild<'a> {
         let placed = match placed {
             Some(placed) => placed,
             None => {
-                self.flags.push("markup-unaligned".to_owned());
+                self.flags.push(TranslationFlag::MarkupUnaligned);
                 self.guess_markup(&pairs, &sources)
             }
         };
@@ -476,10 +476,10 @@ impl<'a> Rebuild<'a> {
             self.restore_dropped_quotes(&mut fix, &source_pairs, alignment, style);
         }
         if fix.repaired {
-            self.flags.push("quote-repaired".to_owned());
+            self.flags.push(TranslationFlag::QuoteRepaired);
         }
         if fix.mismatch {
-            self.flags.push("quote-mismatch".to_owned());
+            self.flags.push(TranslationFlag::QuoteMismatch);
         }
         for (span, text) in fix.edits {
             // An added opening mark goes outside markup that starts at the same place, an added
@@ -616,7 +616,10 @@ impl<'a> Rebuild<'a> {
 
     /// HTML tag order, then the edits applied; a Markdown translation that would open a block
     /// is escaped, and the glossary terms' spans follow the text.
-    fn finish(mut self, term_edits: &[TermEdit]) -> (String, Vec<String>, Placement, TermSpans) {
+    fn finish(
+        mut self,
+        term_edits: &[TermEdit],
+    ) -> (String, Vec<TranslationFlag>, Placement, TermSpans) {
         let plan = self.plan;
         if plan.html.is_some() && !self.exact {
             repair_tag_order(plan, &mut self.edits);
@@ -644,7 +647,10 @@ impl<'a> Rebuild<'a> {
 
 /// `--input-format lines` with glossary terms: the model's text as it is, the terms' English in
 /// place of their placeholders (nothing else of `render` applies to a raw line).
-pub(crate) fn render_terms(plan: &SegmentPlan, target: &str) -> (String, Vec<String>, TermSpans) {
+pub(crate) fn render_terms(
+    plan: &SegmentPlan,
+    target: &str,
+) -> (String, Vec<TranslationFlag>, TermSpans) {
     let mut edits = Vec::new();
     let mut flags = Vec::new();
     let exact = target == plan.input;
@@ -670,7 +676,7 @@ fn place_terms(
     exact: bool,
     edits: &mut Vec<Edit>,
     protected_spans: &mut Vec<ByteSpan>,
-    flags: &mut Vec<String>,
+    flags: &mut Vec<TranslationFlag>,
 ) -> (Vec<TermEdit>, Vec<usize>) {
     let mut placed = Vec::with_capacity(plan.terms.len());
     let mut missed = Vec::new();
@@ -706,7 +712,7 @@ fn place_terms(
         }
     }
     if !missed.is_empty() {
-        flags.push(TranslationFlag::GlossaryMissed.as_str().to_owned());
+        flags.push(TranslationFlag::GlossaryMissed);
     }
     let body = target.trim_end();
     let end = body

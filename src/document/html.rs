@@ -37,7 +37,7 @@ use encoding_rs::Encoding;
 use html5gum::emitters::default::{DefaultEmitter, Token};
 use html5gum::{Span, Tokenizer};
 
-use super::{Atom, AtomKind, Block, HtmlContext};
+use super::{Atom, AtomKind, Block, BlockKind, HtmlContext};
 use crate::input::{self, Decoded, InputError};
 use crate::span::ByteSpan;
 
@@ -91,6 +91,48 @@ const TRANSLATED_META: &[&str] = &[
     "twitter:description",
 ];
 
+/// Elements whose start closes an open `p` (the HTML parsing rules' list, as browsers apply it).
+const CLOSES_P: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dd",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "li",
+    "main",
+    "menu",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "search",
+    "section",
+    "summary",
+    "table",
+    "ul",
+];
+
 /// Language tags rewritten to `en`.
 const GERMAN: &[&str] = &["de", "de-de", "de-at", "de-ch"];
 
@@ -131,6 +173,9 @@ struct Parser<'a> {
     /// Attribute blocks of the tags in `run`: they follow the run's block.
     run_attributes: Vec<Block>,
     skip: Option<Skip>,
+    /// The elements open around `run` that are not inline (innermost last): the run's block
+    /// kind is the innermost one's that gives one (`li`, `h2`, `td`, …).
+    open: Vec<String>,
 }
 
 fn span_of(span: Span<usize>) -> ByteSpan {
@@ -236,6 +281,7 @@ pub(crate) fn parse(source: &str) -> (Vec<Block>, Vec<(ByteSpan, &'static str)>)
         run: Vec::new(),
         run_attributes: Vec::new(),
         skip: None,
+        open: Vec::new(),
     };
     for token in tokens(source) {
         parser.token(token);
@@ -289,6 +335,7 @@ impl Parser<'_> {
                     self.run.push(Item::Close(span));
                 } else {
                     self.flush();
+                    self.close_element(&name);
                 }
             }
             Token::Error(_) => {}
@@ -345,7 +392,76 @@ impl Parser<'_> {
         } else {
             self.flush();
             self.blocks.extend(attribute_blocks);
+            if !void && !tag.self_closing {
+                self.open_element(name);
+            }
         }
+    }
+
+    /// A block element starts: first the elements its start ends without an end tag of their
+    /// own (an open `p`, the previous `li` of a list, the previous cell of a row), as browsers
+    /// end them, so that an unclosed list item does not give its kind to all that follows.
+    fn open_element(&mut self, name: String) {
+        // The innermost of `names` that is open, unless one of `bounds` is open inside it.
+        let innermost = |open: &[String], names: &[&str], bounds: &[&str]| {
+            open.iter()
+                .rposition(|e| names.contains(&e.as_str()) || bounds.contains(&e.as_str()))
+                .filter(|&i| names.contains(&open[i].as_str()))
+        };
+        if CLOSES_P.contains(&name.as_str())
+            && let Some(p) = innermost(
+                &self.open,
+                &["p"],
+                &["button", "table", "td", "th", "caption"],
+            )
+        {
+            self.open.truncate(p);
+        }
+        let implied = match name.as_str() {
+            "li" => innermost(&self.open, &["li"], &["ul", "ol", "menu"]),
+            "dt" | "dd" => innermost(&self.open, &["dt", "dd"], &["dl"]),
+            "td" | "th" => innermost(&self.open, &["td", "th"], &["tr", "table"]),
+            "tr" => innermost(&self.open, &["tr"], &["table"]),
+            _ => None,
+        };
+        if let Some(i) = implied {
+            self.open.truncate(i);
+        }
+        self.open.push(name);
+    }
+
+    /// A block element ends, and any left open inside it (an end tag without a start is
+    /// ignored, as browsers do).
+    fn close_element(&mut self, name: &str) {
+        if let Some(i) = self.open.iter().rposition(|e| e == name) {
+            self.open.truncate(i);
+        }
+    }
+
+    /// The kind of the run of prose inside the open elements: the innermost element's that gives
+    /// one. A `p` inside a table cell is a paragraph: pages laid out with tables hold whole
+    /// articles in cells, data tables seldom put paragraphs there.
+    fn kind(&self) -> BlockKind {
+        let mut in_paragraph = false;
+        self.open
+            .iter()
+            .rev()
+            .find_map(|name| match name.as_str() {
+                "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                    Some(BlockKind::Heading(name.as_bytes()[1] - b'0'))
+                }
+                "title" => Some(BlockKind::Heading(1)),
+                "li" | "dt" | "dd" => Some(BlockKind::ListItem),
+                "blockquote" => Some(BlockKind::Quote),
+                "td" | "th" | "caption" if in_paragraph => Some(BlockKind::Paragraph),
+                "td" | "th" | "caption" => Some(BlockKind::Cell),
+                "p" => {
+                    in_paragraph = true;
+                    None
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
     }
 
     /// `lang="de"` on `<html>` and a German content language become English.
@@ -389,6 +505,7 @@ impl Parser<'_> {
                 let atoms = text_atoms(self.source, span, &a.value);
                 Some(Block {
                     atoms: with_breaks(self.source, atoms),
+                    kind: BlockKind::Attribute,
                     markdown: false,
                     table_cell: false,
                     split_sentences: true,
@@ -443,8 +560,10 @@ impl Parser<'_> {
             }
             cursor = span.end;
         }
+        let kind = self.kind();
         self.blocks.push(Block {
             atoms: with_breaks(self.source, atoms),
+            kind,
             markdown: false,
             table_cell: false,
             split_sentences: true,

@@ -3,7 +3,7 @@
 //! raw engine interface: `prepare` sends each line to the model as it is and `finish` writes the
 //! model's text as it is — no quotation, markup or passthrough handling.
 
-use super::{Atom, AtomKind, Block};
+use super::{Atom, AtomKind, Block, BlockKind};
 
 /// One block per non-empty line, without its surrounding whitespace.
 pub(crate) fn parse(source: &str) -> Vec<Block> {
@@ -16,6 +16,7 @@ pub(crate) fn parse(source: &str) -> Vec<Block> {
         if start < end {
             blocks.push(Block {
                 atoms: vec![Atom::new(AtomKind::Text, start, end)],
+                kind: BlockKind::Line,
                 markdown: false,
                 table_cell: false,
                 split_sentences: false,

@@ -9,7 +9,7 @@
 
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 
-use super::{Atom, AtomKind, Block};
+use super::{Atom, AtomKind, Block, BlockKind};
 
 /// One inline event with the bytes it is known to cover.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +64,8 @@ pub(crate) fn parse(source: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut run: Vec<Item> = Vec::new();
     let mut table_cell = false;
+    // The block containers open at this event, each with the kind it gives its text.
+    let mut containers: Vec<Option<BlockKind>> = Vec::new();
     let mut i = 0;
     while i < events.len() {
         let (event, range) = &events[i];
@@ -88,23 +90,58 @@ pub(crate) fn parse(source: &str) -> Vec<Block> {
             | Event::FootnoteReference(_)
             | Event::TaskListMarker(_) => run.push(Item::Protected(start, end)),
             Event::Start(Tag::CodeBlock(_) | Tag::HtmlBlock | Tag::MetadataBlock(_)) => {
-                flush(source, &mut run, table_cell, &mut blocks);
+                flush(source, &mut run, kind(table_cell, &containers), &mut blocks);
                 i = matching_end(&events, i);
             }
             Event::Start(Tag::TableCell) => {
-                flush(source, &mut run, table_cell, &mut blocks);
+                flush(source, &mut run, kind(table_cell, &containers), &mut blocks);
                 table_cell = true;
             }
             Event::End(TagEnd::TableCell) => {
-                flush(source, &mut run, table_cell, &mut blocks);
+                flush(source, &mut run, kind(table_cell, &containers), &mut blocks);
                 table_cell = false;
             }
-            _ => flush(source, &mut run, table_cell, &mut blocks),
+            _ => {
+                // The run ends inside the containers open before this event.
+                flush(source, &mut run, kind(table_cell, &containers), &mut blocks);
+                match event {
+                    Event::Start(tag) => containers.push(container_kind(tag)),
+                    Event::End(_) => {
+                        containers.pop();
+                    }
+                    _ => {}
+                }
+            }
         }
         i += 1;
     }
-    flush(source, &mut run, table_cell, &mut blocks);
+    flush(source, &mut run, kind(table_cell, &containers), &mut blocks);
     blocks
+}
+
+/// The kind a block container gives the text inside it; `None` for containers that give none
+/// (a list, a paragraph, a table row: the text takes the kind of what holds them).
+fn container_kind(tag: &Tag) -> Option<BlockKind> {
+    match tag {
+        Tag::Heading { level, .. } => Some(BlockKind::Heading(*level as u8)),
+        Tag::Item | Tag::DefinitionListTitle | Tag::DefinitionListDefinition => {
+            Some(BlockKind::ListItem)
+        }
+        Tag::BlockQuote(_) => Some(BlockKind::Quote),
+        _ => None,
+    }
+}
+
+/// The kind of a run of inline content: a table cell's, else the innermost container's.
+fn kind(table_cell: bool, containers: &[Option<BlockKind>]) -> BlockKind {
+    if table_cell {
+        return BlockKind::Cell;
+    }
+    containers
+        .iter()
+        .rev()
+        .find_map(|kind| *kind)
+        .unwrap_or_default()
 }
 
 /// Index of the `End` that closes the `Start` at `start` (or the last event).
@@ -126,7 +163,7 @@ fn matching_end(events: &[(Event, std::ops::Range<usize>)], start: usize) -> usi
 }
 
 /// Turns a run of inline items into a block whose atoms cover its bytes without a hole.
-fn flush(source: &str, run: &mut Vec<Item>, table_cell: bool, blocks: &mut Vec<Block>) {
+fn flush(source: &str, run: &mut Vec<Item>, kind: BlockKind, blocks: &mut Vec<Block>) {
     if run.is_empty() {
         return;
     }
@@ -194,8 +231,9 @@ fn flush(source: &str, run: &mut Vec<Item>, table_cell: bool, blocks: &mut Vec<B
     }
     blocks.push(Block {
         atoms,
+        kind,
         markdown: true,
-        table_cell,
+        table_cell: kind == BlockKind::Cell,
         split_sentences: true,
         html: None,
     });

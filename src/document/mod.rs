@@ -36,7 +36,7 @@ mod seams;
 
 use serde::Serialize;
 
-use crate::engine::{Engine, Translation};
+use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::glossary::Glossary;
 use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
@@ -139,10 +139,34 @@ pub(crate) enum HtmlContext {
     Attribute(Option<char>),
 }
 
+/// What a block of prose is in the article, as its format parser knew it (the review page marks
+/// each block by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockKind {
+    /// A paragraph, or prose a format gives no other role (text directly in an HTML `div`).
+    #[default]
+    Paragraph,
+    /// A heading of level 1–6 (Markdown `#`/setext, HTML `h1`–`h6`; an HTML `title` is 1).
+    Heading(u8),
+    /// A plain-text line that reads like a headline: one short line of its own (blank lines or
+    /// the document's edges around it) without closing punctuation, as news sites set them.
+    Headline,
+    ListItem,
+    /// Text in a block quotation (Markdown `>`, HTML `blockquote`).
+    Quote,
+    /// A table cell or caption.
+    Cell,
+    /// One line of `--input-format lines`.
+    Line,
+    /// An HTML attribute for people (`alt`, `title`, a meta description).
+    Attribute,
+}
+
 /// A block of prose as a format parser finds it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Block {
     pub atoms: Vec<Atom>,
+    pub kind: BlockKind,
     /// Markdown: translations must not start a new block where a line break is put back.
     pub markdown: bool,
     /// A Markdown table cell: `|` in a translation must be escaped.
@@ -211,6 +235,8 @@ pub struct PreparedDocument {
     /// made when a translation changed any sentence, so a page the engine returned unchanged
     /// stays byte for byte what it was.
     language_edits: Vec<(ByteSpan, &'static str)>,
+    /// The kind of each block, by block index (`SegmentPlan::block`).
+    block_kinds: Vec<BlockKind>,
 }
 
 /// One translated segment, as `--format json` reports it.
@@ -226,7 +252,8 @@ pub struct SegmentReport {
     pub sum_logprob: f32,
     /// Generated tokens (end-of-sentence included), over every part of the segment.
     pub tokens: usize,
-    pub flags: Vec<String>,
+    /// What happened to the segment, by the names `TranslationFlag` gives them.
+    pub flags: Vec<TranslationFlag>,
     /// The index of the segment's block (paragraph, heading, list item, table cell) in the
     /// document: segments of one block share it.
     pub block: usize,
@@ -254,6 +281,10 @@ pub struct GlossaryUse {
 pub struct TranslatedDocument {
     pub target: String,
     pub segments: Vec<SegmentReport>,
+    /// The kind of each block, by `SegmentReport::block` (for the review page; not part of
+    /// `--format json`).
+    #[serde(skip)]
+    pub blocks: Vec<BlockKind>,
 }
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
@@ -281,6 +312,7 @@ pub fn prepare_with_glossary(
             blocks
         }
     };
+    let block_kinds = blocks.iter().map(|block| block.kind).collect();
     let mut segments = Vec::new();
     let mut inputs = Vec::new();
     let mut sentences = Vec::new();
@@ -366,6 +398,7 @@ pub fn prepare_with_glossary(
         gap_edits,
         sentences,
         language_edits,
+        block_kinds,
     }
 }
 
@@ -1235,6 +1268,7 @@ impl PreparedDocument {
         TranslatedDocument {
             target,
             segments: reports,
+            blocks: self.block_kinds,
         }
     }
 
@@ -1313,7 +1347,7 @@ impl PreparedDocument {
         translations: &[Translation],
     ) -> (
         String,
-        Vec<String>,
+        Vec<TranslationFlag>,
         Option<SegmentAlignment>,
         align::TermSpans,
     ) {
@@ -1322,7 +1356,7 @@ impl PreparedDocument {
         let Some(parts) = parts else {
             return (
                 source.to_owned(),
-                vec!["untranslated".to_owned()],
+                vec![TranslationFlag::Untranslated],
                 None,
                 Vec::new(),
             );
@@ -1335,15 +1369,15 @@ impl PreparedDocument {
             long::join(plan, parts)
         };
         if plan.pieces.len() > 1 {
-            flags.push("split".to_owned());
+            flags.push(TranslationFlag::Split);
         }
         if plan.over_long {
-            flags.push("over-long".to_owned());
+            flags.push(TranslationFlag::OverLong);
         }
         // The output guard's findings on any part (crate::guard), each named once.
-        for flag in parts.iter().flat_map(|part| &part.flags) {
-            if !flags.iter().any(|f| f == flag.as_str()) {
-                flags.push(flag.as_str().to_owned());
+        for &flag in parts.iter().flat_map(|part| &part.flags) {
+            if !flags.contains(&flag) {
+                flags.push(flag);
             }
         }
         if self.options.format == Format::Lines && !plan.terms.is_empty() {
@@ -1377,7 +1411,7 @@ impl PreparedDocument {
 /// A rendered segment: its text, flags, word alignment and where its glossary terms went.
 struct Rendered {
     text: String,
-    flags: Vec<String>,
+    flags: Vec<TranslationFlag>,
     alignment: Option<SegmentAlignment>,
     terms: align::TermSpans,
 }

@@ -8,7 +8,7 @@
 //! capital word far more often than a wrapped line does). List markers and indentation stay in
 //! the gaps.
 
-use super::{Atom, AtomKind, Block};
+use super::{Atom, AtomKind, Block, BlockKind};
 
 /// A line of a paragraph: where its content (after indentation and list marker) starts and ends.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +130,7 @@ pub(crate) fn parse(source: &str) -> Vec<Block> {
 fn push_paragraph(source: &str, lines: &[Line], blocks: &mut Vec<Block>) {
     let mut i = 0;
     while i < lines.len() {
+        let first = i;
         let mut atoms = vec![Atom::new(
             AtomKind::Text,
             lines[i].content_start,
@@ -156,6 +157,7 @@ fn push_paragraph(source: &str, lines: &[Line], blocks: &mut Vec<Block>) {
         }
         blocks.push(Block {
             atoms,
+            kind: kind_of(source, lines, first, i),
             markdown: false,
             table_cell: false,
             split_sentences: true,
@@ -163,6 +165,39 @@ fn push_paragraph(source: &str, lines: &[Line], blocks: &mut Vec<Block>) {
         });
         i += 1;
     }
+}
+
+/// What the block of `lines[first..=last]` is: a list item by its marker, a quotation by `>`, a
+/// heading when the
+/// next line underlines it with `=` or `-` (as Markdown's setext headings), a headline when it is
+/// its paragraph's only line, short and without closing punctuation; else a paragraph.
+fn kind_of(source: &str, lines: &[Line], first: usize, last: usize) -> BlockKind {
+    if lines[first].list_item {
+        return BlockKind::ListItem;
+    }
+    let text = &source[lines[first].content_start..lines[last].content_end];
+    // E-mail style quoting.
+    if text.starts_with('>') {
+        return BlockKind::Quote;
+    }
+    if first == last
+        && let Some(next) = lines.get(last + 1)
+    {
+        let underline = source[next.content_start..next.content_end].trim();
+        if !underline.is_empty() && underline.bytes().all(|b| b == b'=') {
+            return BlockKind::Heading(1);
+        }
+        if !underline.is_empty() && underline.bytes().all(|b| b == b'-') {
+            return BlockKind::Heading(2);
+        }
+    }
+    let closing = text.trim_end().ends_with([
+        '.', ',', ';', ':', '!', '?', '…', '"', '“', '”', '»', '«', '\'', '’', ')',
+    ]);
+    if lines.len() == 1 && !closing && text.chars().count() <= 120 {
+        return BlockKind::Headline;
+    }
+    BlockKind::Paragraph
 }
 
 #[cfg(test)]

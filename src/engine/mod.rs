@@ -13,6 +13,8 @@ pub mod rust_bert;
 pub mod tokenizer;
 
 use crate::span::ByteSpan;
+// The guard's flags are the segment flags of the whole crate: one type, named in one place.
+pub use crate::flags::TranslationFlag;
 
 /// One sentence's translation, with the scores users may want to filter on.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -32,47 +34,6 @@ pub struct Translation {
     pub reached_length_limit: bool,
     /// What the output guard (`crate::guard`) noticed; empty when it did not run.
     pub flags: Vec<TranslationFlag>,
-}
-
-/// A problem the output guard found in a translation, or what it did about it; `--format json`
-/// lists them under each segment's `flags` by these names.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum TranslationFlag {
-    /// A word or phrase repeated more often than in the source, or an output that ran to the
-    /// length limit.
-    Repetition,
-    /// Target length far outside the usual ratio to the source length.
-    LengthRatio,
-    /// A number of the source is missing from the translation.
-    NumberLost,
-    /// A name-like token (acronym, code, URL, placeholder) of the source is missing.
-    NameLost,
-    /// The model's mean log-probability per token is below the threshold.
-    LowScore,
-    /// The sentence was decoded a second time with a stronger search.
-    Retried,
-    /// A glossary term's placeholder was dropped (its English appended) or repeated (kept once)
-    /// by the model. Set by the document layer, where the terms are known; never by the guard,
-    /// whose `name-lost` check already retries a sentence that lost a placeholder.
-    GlossaryMissed,
-}
-
-impl TranslationFlag {
-    /// The name `--format json` writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TranslationFlag::Repetition => "repetition",
-            TranslationFlag::LengthRatio => "length-ratio",
-            TranslationFlag::NumberLost => "number-lost",
-            TranslationFlag::NameLost => "name-lost",
-            TranslationFlag::LowScore => "low-score",
-            TranslationFlag::Retried => "retried",
-            TranslationFlag::GlossaryMissed => "glossary-missed",
-        }
-    }
 }
 
 /// A stronger search than the engine's default, for sentences that came out wrong.

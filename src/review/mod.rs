@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::{Format, SegmentReport, TranslatedDocument};
+use crate::document::{BlockKind, Format, SegmentReport, TranslatedDocument};
+use crate::flags::TranslationFlag;
 use crate::output::{self, OutputError};
 
 /// What a review page's name ends with: `artikel.en.md` → `artikel.en.md.review.html`.
@@ -36,44 +37,6 @@ const SUMMARY_META: &str = "<meta name=\"de2en-review\" content=\"";
 /// How much of a page the index reads to find its counts (they are in the head).
 const SUMMARY_WITHIN: u64 = 64 * 1024;
 
-/// What the flags mean, for the tooltips and the header. Flags not listed here (new ones) are
-/// shown by name.
-const FLAG_MEANINGS: &[(&str, &str)] = &[
-    (
-        "split",
-        "too long for the model: translated in parts, joined at clause boundaries",
-    ),
-    (
-        "over-long",
-        "a part is still longer than the model accepts; it was sent whole",
-    ),
-    (
-        "quote-repaired",
-        "quotation marks the model dropped or unbalanced were put back",
-    ),
-    (
-        "quote-mismatch",
-        "the translation has another number of quotations than the source",
-    ),
-    (
-        "passthrough-appended",
-        "a URL or address the model lost was appended before the final punctuation",
-    ),
-    (
-        "markup-unaligned",
-        "inline markup was placed by position, not by word alignment",
-    ),
-    (
-        "untranslated",
-        "no translation came back: the German text was kept",
-    ),
-    (
-        "glossary-missed",
-        "the model dropped or repeated a glossary term: its English was put in once by de2en \
-         (appended before the final punctuation where the model dropped it)",
-    ),
-];
-
 /// The counts of one page, as its header shows them and the folder index lists them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageSummary {
@@ -83,7 +46,8 @@ pub struct PageSummary {
     pub blocks: usize,
     /// Segments with at least one flag.
     pub flagged: usize,
-    /// How many segments carry each flag.
+    /// How many segments carry each flag, by name: a page written by another version may
+    /// name a flag this one does not know, and the index still lists it.
     pub flags: BTreeMap<String, usize>,
     /// Segments with a word alignment.
     pub aligned: usize,
@@ -98,7 +62,7 @@ impl PageSummary {
         let mut flags = BTreeMap::new();
         for segment in segments {
             for flag in &segment.flags {
-                *flags.entry(flag.clone()).or_insert(0) += 1;
+                *flags.entry(flag.as_str().to_owned()).or_insert(0) += 1;
             }
         }
         let scores: Vec<f32> = segments
@@ -144,7 +108,6 @@ pub fn page(
     translated: &TranslatedDocument,
 ) -> String {
     let summary = PageSummary::of(source_name, translated);
-    let kinds = block_kinds(source, format, &translated.segments);
     let mut rows = String::new();
     let mut previous_block = None;
     for (index, segment) in translated.segments.iter().enumerate() {
@@ -154,7 +117,12 @@ pub fn page(
             &mut rows,
             index,
             segment,
-            kinds[index],
+            // As the format parser found the block (a report without one: a paragraph).
+            translated
+                .blocks
+                .get(segment.block)
+                .copied()
+                .unwrap_or_default(),
             starts_block,
             &Texts {
                 source,
@@ -205,14 +173,17 @@ fn flag_counts(flags: &BTreeMap<String, usize>) -> String {
     out
 }
 
+/// What the flag named `flag` means; a name this version does not know is shown as it is.
 fn meaning(flag: &str) -> &str {
-    FLAG_MEANINGS
-        .iter()
-        .find(|(name, _)| *name == flag)
-        .map_or(flag, |(_, meaning)| meaning)
+    TranslationFlag::from_name(flag).map_or(flag, |known| known.meaning())
 }
 
-/// One table row: number and block kind, German, English, score, flags.
+/// The flags' names, space-separated (the row's `data-flags`, which the page's filter reads).
+fn flag_names(flags: &[TranslationFlag]) -> String {
+    let names: Vec<&str> = flags.iter().map(|flag| flag.as_str()).collect();
+    names.join(" ")
+}
+
 /// The article's two texts a row takes its segment from, and whether they are HTML.
 struct Texts<'a> {
     source: &'a str,
@@ -220,6 +191,7 @@ struct Texts<'a> {
     html: bool,
 }
 
+/// One table row: number and block kind, German, English, score, flags.
 fn row(
     out: &mut String,
     index: usize,
@@ -233,7 +205,7 @@ fn row(
         target,
         html,
     } = *texts;
-    let mut classes = vec!["seg", kind.class()];
+    let mut classes = vec!["seg", kind_class(kind)];
     if starts_block {
         classes.push("block-start");
     }
@@ -252,9 +224,9 @@ fn row(
         n = index + 1,
         classes = classes.join(" "),
         block = segment.block,
-        flags = escape(&segment.flags.join(" ")),
+        flags = escape(&flag_names(&segment.flags)),
     );
-    let label = if starts_block { kind.label() } else { "" };
+    let label = if starts_block { kind_label(kind) } else { "" };
     let _ = write!(
         out,
         "<td class=\"n\">{}<span class=\"kind\">{}</span></td>",
@@ -338,8 +310,8 @@ fn row(
         let _ = write!(
             out,
             "<span class=\"flag\" title=\"{}\">{}</span> ",
-            escape(meaning(flag)),
-            escape(flag)
+            escape(flag.meaning()),
+            escape(flag.as_str())
         );
     }
     out.push_str("</td></tr>\n");
@@ -469,198 +441,37 @@ fn words_html(out: &mut String, side: &Side, html: bool) {
     out.push_str(&shown(&text[cursor..]));
 }
 
-/// What a block is, as far as the page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BlockKind {
-    Heading(u8),
-    /// A plain-text line that reads like a headline (one short line, no closing punctuation).
-    Headline,
-    ListItem,
-    Quote,
-    Cell,
-    Line,
-    Paragraph,
-}
-
-impl BlockKind {
-    fn class(self) -> &'static str {
-        match self {
-            BlockKind::Heading(1) | BlockKind::Headline => "h h1",
-            BlockKind::Heading(2) => "h h2",
-            BlockKind::Heading(_) => "h h3",
-            BlockKind::ListItem => "li",
-            BlockKind::Quote => "quote",
-            BlockKind::Cell => "cell",
-            BlockKind::Line => "line",
-            BlockKind::Paragraph => "p",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            BlockKind::Heading(1) => "H1",
-            BlockKind::Heading(2) => "H2",
-            BlockKind::Heading(3) => "H3",
-            BlockKind::Heading(4) => "H4",
-            BlockKind::Heading(5) => "H5",
-            BlockKind::Heading(_) => "H6",
-            BlockKind::Headline => "H",
-            BlockKind::ListItem => "•",
-            BlockKind::Quote => "❝",
-            BlockKind::Cell => "▦",
-            BlockKind::Line => "",
-            BlockKind::Paragraph => "¶",
-        }
+/// How the page marks a block of each kind: the row's class (headings are set in bold) and the
+/// label that opens the block.
+fn kind_class(kind: BlockKind) -> &'static str {
+    match kind {
+        BlockKind::Heading(1) | BlockKind::Headline => "h h1",
+        BlockKind::Heading(2) => "h h2",
+        BlockKind::Heading(_) => "h h3",
+        BlockKind::ListItem => "li",
+        BlockKind::Quote => "quote",
+        BlockKind::Cell => "cell",
+        BlockKind::Line => "line",
+        // An attribute is a short text of its own; the page has shown it as a paragraph.
+        BlockKind::Paragraph | BlockKind::Attribute => "p",
     }
 }
 
-/// The kind of each segment's block, read from the source around the block: Markdown heading
-/// and list markers, the innermost HTML element opened before it, or (plain text) one short
-/// line without closing punctuation, which news sites use for headlines.
-fn block_kinds(source: &str, format: Format, segments: &[SegmentReport]) -> Vec<BlockKind> {
-    let mut kinds = Vec::with_capacity(segments.len());
-    let mut i = 0;
-    let mut previous_end = 0;
-    while i < segments.len() {
-        let block = segments[i].block;
-        let count = segments[i..]
-            .iter()
-            .take_while(|s| s.block == block)
-            .count();
-        let start = segments[i].source_span[0].min(source.len());
-        let end = segments[i + count - 1].source_span[1].clamp(start, source.len());
-        let gap = source.get(previous_end.min(start)..start).unwrap_or("");
-        let kind = if format == Format::Lines {
-            BlockKind::Line
-        } else {
-            kind_of(source, gap, start, end)
-        };
-        kinds.extend(std::iter::repeat_n(kind, count));
-        previous_end = end;
-        i += count;
+fn kind_label(kind: BlockKind) -> &'static str {
+    match kind {
+        BlockKind::Heading(1) => "H1",
+        BlockKind::Heading(2) => "H2",
+        BlockKind::Heading(3) => "H3",
+        BlockKind::Heading(4) => "H4",
+        BlockKind::Heading(5) => "H5",
+        BlockKind::Heading(_) => "H6",
+        BlockKind::Headline => "H",
+        BlockKind::ListItem => "•",
+        BlockKind::Quote => "❝",
+        BlockKind::Cell => "▦",
+        BlockKind::Line => "",
+        BlockKind::Paragraph | BlockKind::Attribute => "¶",
     }
-    kinds
-}
-
-fn kind_of(source: &str, gap: &str, start: usize, end: usize) -> BlockKind {
-    // The markup on the block's own line before its first word.
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = if line_start >= start - gap.len() {
-        source[line_start..start].trim_start()
-    } else {
-        "" // another segment stands earlier on this line
-    };
-    let hashes = prefix.len() - prefix.trim_start_matches('#').len();
-    if (1..=6).contains(&hashes) && prefix[hashes..].trim().is_empty() {
-        return BlockKind::Heading(hashes as u8);
-    }
-    if let Some(tag) = last_open_tag(gap) {
-        match tag.as_str() {
-            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                return BlockKind::Heading(tag.as_bytes()[1] - b'0');
-            }
-            "title" => return BlockKind::Heading(1),
-            "li" | "dt" | "dd" => return BlockKind::ListItem,
-            "blockquote" => return BlockKind::Quote,
-            "td" | "th" | "caption" => return BlockKind::Cell,
-            _ => return BlockKind::Paragraph,
-        }
-    }
-    let marker = prefix.trim_end();
-    if prefix.starts_with('>') {
-        return BlockKind::Quote;
-    }
-    if matches!(marker, "-" | "*" | "+")
-        || (!marker.is_empty()
-            && marker.trim_end_matches(['.', ')']).len() + 1 == marker.len()
-            && marker[..marker.len() - 1]
-                .bytes()
-                .all(|b| b.is_ascii_digit()))
-    {
-        return BlockKind::ListItem;
-    }
-    if prefix.starts_with('|') {
-        return BlockKind::Cell;
-    }
-    let text = &source[start..end];
-    // Setext headings: the next line is all `=` (level 1) or `-` (level 2).
-    let next_line = source[end..]
-        .strip_prefix('\n')
-        .or_else(|| source[end..].strip_prefix("\r\n"))
-        .and_then(|rest| rest.lines().next())
-        .map(str::trim)
-        .unwrap_or("");
-    if !text.contains('\n') && !next_line.is_empty() {
-        if next_line.bytes().all(|b| b == b'=') {
-            return BlockKind::Heading(1);
-        }
-        if next_line.bytes().all(|b| b == b'-') {
-            return BlockKind::Heading(2);
-        }
-    }
-    let closing = text.trim_end().ends_with([
-        '.', ',', ';', ':', '!', '?', '…', '"', '“', '”', '»', '«', '\'', '’', ')',
-    ]);
-    // A line of its own: blank lines (or the document's edges) before and after it.
-    let alone = (start == 0
-        || source[..start]
-            .trim_end_matches([' ', '\t', '\r'])
-            .ends_with("\n\n")
-        || source[..start].trim().is_empty())
-        && {
-            let after = source[end..].trim_start_matches([' ', '\t', '\r']);
-            after.is_empty() || after.starts_with("\n\n") || after.starts_with("\n\r\n")
-        };
-    if alone && !text.contains('\n') && !closing && text.chars().count() <= 120 && prefix.is_empty()
-    {
-        return BlockKind::Headline;
-    }
-    BlockKind::Paragraph
-}
-
-/// The name of the last HTML block element opened in `gap`, lowercase (inline elements such as
-/// a link that starts the block are passed over).
-fn last_open_tag(gap: &str) -> Option<String> {
-    const BLOCKS: &[&str] = &[
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "title",
-        "li",
-        "dt",
-        "dd",
-        "blockquote",
-        "td",
-        "th",
-        "caption",
-        "p",
-        "div",
-        "section",
-        "article",
-        "figcaption",
-        "summary",
-        "label",
-        "button",
-        "option",
-    ];
-    let mut found = None;
-    let mut rest = gap;
-    while let Some(at) = rest.find('<') {
-        let after = &rest[at + 1..];
-        let name = after
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if BLOCKS.contains(&name.as_str()) && after[name.len()..].contains('>') {
-            found = Some(name);
-        }
-        rest = after;
-    }
-    found
 }
 
 /// Replaces each `{{name}}` of `template` by its value, in one pass: values are never scanned.

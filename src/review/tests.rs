@@ -80,7 +80,7 @@ fn aligned_words_name_their_partners() {
             score: -0.5,
             sum_logprob: -2.0,
             tokens: 4,
-            flags: vec!["split".to_owned()],
+            flags: vec![TranslationFlag::Split],
             block: 0,
             // Der→The, Rat→council, stimmt→votes, ab→votes
             alignment: Some(vec![
@@ -91,6 +91,7 @@ fn aligned_words_name_their_partners() {
             ]),
             glossary: Vec::new(),
         }],
+        blocks: vec![BlockKind::Paragraph],
     };
     let html = page("a.txt", source, Format::Text, &translated);
     assert!(html.contains(
@@ -103,7 +104,7 @@ fn aligned_words_name_their_partners() {
     assert!(html.contains("data-score=\"-0.5\" data-flags=\"split\""));
     let summary = read_summary(&html).expect("summary");
     assert_eq!((summary.flagged, summary.aligned), (1, 1));
-    assert_eq!(summary.flags.get("split"), Some(&1));
+    assert_eq!(summary.flags.get(TranslationFlag::Split.as_str()), Some(&1));
 }
 
 #[test]
@@ -128,6 +129,7 @@ fn alignment_outside_the_segment_is_ignored() {
             ]),
             glossary: Vec::new(),
         }],
+        blocks: vec![BlockKind::Paragraph],
     };
     let html = page("a.txt", source, Format::Text, &translated);
     // "e" inside "Der" is a byte span on char boundaries: it is kept; the span past the end not.
@@ -165,14 +167,104 @@ fn blocks_show_headings_lists_and_paragraphs() {
     assert_eq!(html.matches("class=\"seg line block-start\"").count(), 2);
 }
 
+/// Each block's first row: its class and its label, with the start of its German text.
+fn block_marks(source: &str, format: Format) -> Vec<(String, String, String)> {
+    let translated = translate(source, format);
+    let html = page("a", source, format, &translated);
+    rows(&html)
+        .iter()
+        .zip(&translated.segments)
+        .filter(|(row, _)| row.contains(" block-start"))
+        .map(|(row, segment)| {
+            let class = row.split("class=\"seg ").nth(1).unwrap_or("");
+            let class = class.split(" block-start").next().unwrap_or("");
+            let label = row.split("<span class=\"kind\">").nth(1).unwrap_or("");
+            let label = label.split("</span>").next().unwrap_or("");
+            let words: String = segment.source.chars().take(12).collect();
+            (class.to_owned(), label.to_owned(), words)
+        })
+        .collect()
+}
+
+fn marks(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    list.iter()
+        .map(|(c, l, w)| (c.to_string(), l.to_string(), w.to_string()))
+        .collect()
+}
+
 #[test]
-fn html_blocks_are_told_by_their_element() {
+fn html_blocks_take_the_kind_of_their_element() {
+    let source = "<html><head><title>Der Titel</title></head><body>\n\
+        <h2 class=\"x\"><a href=\"#\">Die Lage heute</a></h2>\n\
+        <ul><li>Erster Punkt hier.<li>Zweiter Punkt hier.</ul>\n\
+        <blockquote><p>Wir schaffen das.</p></blockquote>\n\
+        <table><tr><td>Spalte eins<td>Spalte zwei</tr></table>\n\
+        <table><tr><td><p>Ein Absatz im Layout.</p></td></tr></table>\n\
+        <div>Text im div. <img src=\"a.png\" alt=\"Ein Bild\"></div>\n\
+        </body></html>\n";
     assert_eq!(
-        last_open_tag("</p>\n<h2 class=\"x\"><a href=\"#\">"),
-        Some("h2".to_owned())
+        block_marks(source, Format::Html),
+        marks(&[
+            ("h h1", "H1", "Der Titel"),
+            ("h h2", "H2", "Die Lage heu"),
+            // An unclosed `li` ends where the next starts, as in a browser.
+            ("li", "•", "Erster Punkt"),
+            ("li", "•", "Zweiter Punk"),
+            // Before issue 21 the page guessed by the last tag opened: a quotation's paragraph was
+            // a paragraph, only the first cell of a row a cell.
+            ("quote", "❝", "Wir schaffen"),
+            ("cell", "▦", "Spalte eins"),
+            ("cell", "▦", "Spalte zwei"),
+            ("p", "¶", "Ein Absatz i"),
+            ("p", "¶", "Text im div."),
+            // An attribute is shown as a paragraph.
+            ("p", "¶", "Ein Bild"),
+        ])
     );
-    assert_eq!(last_open_tag("<li><em>"), Some("li".to_owned()));
-    assert_eq!(last_open_tag("a < b"), None);
+}
+
+#[test]
+fn markdown_blocks_take_the_kind_the_parser_gives() {
+    let source = "Titel\n=====\n\n> Ein Zitat hier.\n\n- Punkt eins.\n\n  Mehr zu eins.\n\n\
+                  Kurze Zeile ohne Punkt\n\n| Spalte | Wert |\n|---|---|\n| Eins | Zwei |\n";
+    assert_eq!(
+        block_marks(source, Format::Markdown),
+        marks(&[
+            ("h h1", "H1", "Titel"),
+            ("quote", "❝", "Ein Zitat hi"),
+            ("li", "•", "Punkt eins."),
+            // A loose list item's second paragraph is still the item's.
+            ("li", "•", "Mehr zu eins"),
+            // Markdown says what a heading is: a short line without a period is a paragraph.
+            ("p", "¶", "Kurze Zeile "),
+            // Every cell, not only a row's first (the guess before issue 21 saw only those).
+            ("cell", "▦", "Spalte"),
+            ("cell", "▦", "Wert"),
+            ("cell", "▦", "Eins"),
+            ("cell", "▦", "Zwei"),
+        ])
+    );
+}
+
+#[test]
+fn plain_text_blocks_take_the_kind_the_parser_gives() {
+    let source = "Streit um die Reform\n\nDer Rat tagt. Er stimmt ab.\n\n\
+                  Unterzeile\n-----\n\n• Erster Punkt.\na) Zweiter Punkt.\n\n> Ein Zitat.\n\n\
+                  Am Ende ohne Punkt\n";
+    assert_eq!(
+        block_marks(source, Format::Text),
+        marks(&[
+            ("h h1", "H", "Streit um di"),
+            ("p", "¶", "Der Rat tagt"),
+            ("h h2", "H2", "Unterzeile"),
+            // The plain-text parser's markers, `•` and `a)` among them.
+            ("li", "•", "Erster Punkt"),
+            ("li", "•", "Zweiter Punk"),
+            ("quote", "❝", "> Ein Zitat."),
+            // The document's last line, alone: a headline by the rule.
+            ("h h1", "H", "Am Ende ohne"),
+        ])
+    );
 }
 
 #[test]
