@@ -5,6 +5,8 @@
 # and without it; then the memory's size per 1000 sentences.
 #
 #   scripts/bench/memory_rerun.sh [MODEL_DIR]     (default: the tiny-swish fixture model)
+#   DE2EN_FLAGS="--max-length 32" scripts/bench/memory_rerun.sh scripts/bench/out/opus-mt-de-en-random
+#       (the full-size random model emits no EOS: cap its output length)
 #
 # Uses target/release/de2en (build it first: cargo build --release); DE2EN_BIN overrides.
 set -euo pipefail
@@ -33,7 +35,8 @@ make_tree() { # EDITED_INDICES… (given: only those articles are rewritten, edi
 run() { # LABEL FLAGS… → wall time and the summary line
     local start end
     start=$(date +%s.%N)
-    "$DE2EN" translate --model "$MODEL" "${@:2}" 2> "$T/log"
+    # shellcheck disable=SC2086  # DE2EN_FLAGS is a list of flags
+    "$DE2EN" translate --model "$MODEL" ${DE2EN_FLAGS:-} "${@:2}" 2> "$T/log"
     end=$(date +%s.%N)
     printf '%-34s %6.2f s  %s\n' "$1" "$(echo "$end - $start" | bc)" \
         "$(grep -o '[0-9]* sentences (.*sent to the model)' "$T/log")"
