@@ -27,9 +27,16 @@ fn previous_release_tree(root: &std::path::Path) -> (std::path::PathBuf, std::pa
     (input, output)
 }
 
-fn summary(home: &std::path::Path, input: &std::path::Path, output: &std::path::Path) -> String {
+/// The summary line (stderr) of an identity-engine run over `input` into `output`.
+fn summary(
+    home: &std::path::Path,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    extra: &[&str],
+) -> String {
     let run = de2en(home)
         .args(["translate", "--engine", "identity"])
+        .args(extra)
         .arg(input)
         .arg("-o")
         .arg(output)
@@ -44,31 +51,17 @@ fn outputs_recorded_by_the_previous_release_stay_up_to_date() {
     let home = tempfile::tempdir().expect("home");
     let root = tempfile::tempdir().expect("root");
     let (input, output) = previous_release_tree(root.path());
-    let first = summary(home.path(), &input, &output);
+    let first = summary(home.path(), &input, &output, &[]);
     assert!(
         first.contains("0 translated, 1 skipped (up to date)"),
         "{first}"
     );
     // Other settings than the previous release recorded: translated again, then recorded in
     // this release's form, which the next run accepts.
-    let run = de2en(home.path())
-        .args(["translate", "--engine", "identity", "--quotes", "keep"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = summary(home.path(), &input, &output, &["--quotes", "keep"]);
     assert!(stderr.contains("1 translated, 0 skipped"), "{stderr}");
     let manifest = std::fs::read_to_string(output.join(".de2en-manifest.json")).expect("manifest");
     assert!(manifest.contains(r#"\"version\":2"#), "{manifest}");
-    let again = de2en(home.path())
-        .args(["translate", "--engine", "identity", "--quotes", "keep"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&again.stderr);
+    let stderr = summary(home.path(), &input, &output, &["--quotes", "keep"]);
     assert!(stderr.contains("0 translated, 1 skipped"), "{stderr}");
 }
