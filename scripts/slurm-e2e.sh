@@ -181,8 +181,11 @@ INPUTS=$(cd "$T/in" && find . -type f | sort)
 TASKS=4 # array 0-3: --shard K/4, two tasks at a time on two CPUs
 # Submits examples/slurm/de2en.sbatch unchanged; the test's settings go in through the
 # environment and sbatch's command line (which overrides the script's #SBATCH lines).
+# Each output folder has its own translation memory (the script's default is one per node and user,
+# kept between jobs): with a shared one, the slow array below would answer every sentence from
+# the memory the first array filled and finish before it could be cancelled.
 submit() { # OUTPUT_DIR EXTRA_DE2EN_ARGS → job id
-    DE2EN=$DE2EN_BIN DE2EN_INPUT=$T/in DE2EN_OUTPUT=$1 HF_HOME=$T/hf \
+    DE2EN=$DE2EN_BIN DE2EN_INPUT=$T/in DE2EN_OUTPUT=$1 HF_HOME=$T/hf DE2EN_MEMORY=$1.memory.sqlite3 \
         DE2EN_ARGS="--engine identity --quotes keep $2" \
         sbatch --parsable --array=0-$((TASKS - 1)) --cpus-per-task=1 --mem=256M \
         --time=00:10:00 --chdir="$T" --output="$T/logs/de2en-%A_%a.log" \
