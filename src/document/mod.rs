@@ -1496,15 +1496,18 @@ mod tests {
 
     fn run(source: &str, format: Format, quotes: QuoteStyle) -> (Vec<String>, TranslatedDocument) {
         let options = PrepareOptions { format, quotes };
-        let engine = IdentityEngine;
-        let prepared = prepare(source, &options, &engine);
+        identity_round_trip(prepare(source, &options, &IdentityEngine))
+    }
+
+    /// The model inputs of `prepared`, and the document rebuilt from the identity engine's output.
+    fn identity_round_trip(prepared: PreparedDocument) -> (Vec<String>, TranslatedDocument) {
         let inputs: Vec<String> = prepared
             .model_inputs()
             .iter()
             .map(|s| s.to_string())
             .collect();
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let translations = engine.translate(&refs).unwrap_or_default();
+        let translations = IdentityEngine.translate(&refs).unwrap_or_default();
         (inputs, prepared.finish(&translations))
     }
 
@@ -1535,16 +1538,12 @@ mod tests {
             format: Format::Text,
             quotes: QuoteStyle::Keep,
         };
-        let engine = IdentityEngine;
-        let prepared = prepare_with_glossary(source, &options, &engine, Some(&terms));
-        let inputs: Vec<String> = prepared
-            .model_inputs()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let translations = engine.translate(&refs).unwrap_or_default();
-        (inputs, prepared.finish(&translations))
+        identity_round_trip(prepare_with_glossary(
+            source,
+            &options,
+            &IdentityEngine,
+            Some(&terms),
+        ))
     }
 
     #[test]
