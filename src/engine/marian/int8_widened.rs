@@ -322,6 +322,19 @@ mod tests {
         out
     }
 
+    /// The kernel's product of row-major `a` (`[rows, depth]`) and `w` (`[columns, depth]`).
+    fn product(a: &[i8], w: &[i8], rows: usize, depth: usize, columns: usize) -> Vec<i32> {
+        let packed = PackedWeights::pack(w, columns, depth);
+        let mut out = vec![0i32; rows * columns];
+        multiply(
+            &padded(a, rows, depth, packed.padded_depth()),
+            rows,
+            &packed,
+            &mut out,
+        );
+        out
+    }
+
     #[test]
     fn sums_are_exact_for_odd_shapes_and_full_range_values() {
         if !is_available() {
@@ -343,16 +356,8 @@ mod tests {
         {
             let a = levels(rows * depth, 1 + i as u64);
             let w = levels(columns * depth, 100 + i as u64);
-            let packed = PackedWeights::pack(&w, columns, depth);
-            let mut got = vec![0i32; rows * columns];
-            multiply(
-                &padded(&a, rows, depth, packed.padded_depth()),
-                rows,
-                &packed,
-                &mut got,
-            );
             assert_eq!(
-                got,
+                product(&a, &w, rows, depth, columns),
                 reference(&a, &w, rows, depth, columns),
                 "{rows}×{depth}×{columns}"
             );
@@ -371,14 +376,7 @@ mod tests {
         a[depth..2 * depth].fill(-127);
         let mut w = vec![127i8; columns * depth];
         w[2 * depth..].fill(-127);
-        let packed = PackedWeights::pack(&w, columns, depth);
-        let mut got = vec![0i32; rows * columns];
-        multiply(
-            &padded(&a, rows, depth, packed.padded_depth()),
-            rows,
-            &packed,
-            &mut got,
-        );
+        let got = product(&a, &w, rows, depth, columns);
         let full = 127 * 127 * depth as i32;
         assert_eq!(
             got,
