@@ -279,6 +279,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 /// A file waiting for its sentences.
 struct Pending {
     job: Job,
+    format: Format,
     doc: Option<PreparedDocument>,
     /// The unique-sentence id of each model input, in document order.
     ids: Vec<usize>,
@@ -400,12 +401,7 @@ impl Pipeline<'_> {
             .input_format
             .unwrap_or_else(|| Format::for_path(path));
         let name = path.unwrap_or(Path::new("<stdin>"));
-        let decoded = match format {
-            // A page's own charset declaration decides.
-            Format::Html => document::decode_html(&bytes, name),
-            _ => input::decode(&bytes, name),
-        };
-        let decoded = match decoded {
+        let decoded = match document::decode(format, &bytes, name) {
             Ok(decoded) => decoded,
             Err(error) => {
                 self.fail(&error_chain(&error), job.source_bytes);
@@ -459,6 +455,7 @@ impl Pipeline<'_> {
             .sum();
         let mut pending = Pending {
             job,
+            format,
             doc: Some(doc),
             ids,
             remaining,
@@ -652,7 +649,7 @@ impl Pipeline<'_> {
             return Ok(());
         }
         let sentences = translations.len() as u64;
-        let format = doc.format();
+        let format = pending.format;
         let source =
             (self.options.output_format == OutputFormat::Review).then(|| doc.source().to_owned());
         let translated = doc.finish(&translations);

@@ -10,7 +10,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{SegmentArgs, SegmentFormat, Status, document_format};
-use crate::document::{self, Format, PrepareOptions, QuoteStyle};
+use crate::document::{self, PrepareOptions, QuoteStyle};
 use crate::engine::identity::IdentityEngine;
 use crate::input;
 
@@ -37,14 +37,13 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
         .as_deref()
         .filter(|p| *p != std::path::Path::new("-"));
     let format = document_format(args.input_format, path);
-    let decoded = match format {
-        // A page's own charset declaration decides, as in `translate`.
-        Format::Html => {
-            let bytes = input::read_bytes(path)?;
-            document::decode_html(&bytes, path.unwrap_or(std::path::Path::new("<stdin>")))?
-        }
-        _ => input::read_text(path)?,
-    };
+    // A page's own charset declaration decides, as in `translate`.
+    let bytes = input::read_bytes(path)?;
+    let decoded = document::decode(
+        format,
+        &bytes,
+        path.unwrap_or(std::path::Path::new("<stdin>")),
+    )?;
     let text = decoded.text.as_str();
     let options = PrepareOptions {
         format,

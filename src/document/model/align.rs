@@ -22,7 +22,7 @@
 //! - quotation marks are paired and typeset (see `crate::quotes`), missing ones added
 //!   (flag `quote-repaired`), a changed number of quotations flagged `quote-mismatch`.
 
-use super::{AtomKind, HtmlContext, PlannedTerm, SegmentPlan};
+use super::{AtomKind, PlannedTerm, SegmentPlan};
 use crate::engine::{TranslationFlag, WordAlignment};
 use crate::quotes::{self, QuoteRole, QuoteStyle};
 use crate::span::ByteSpan;
@@ -250,8 +250,8 @@ impl<'a> Rebuild<'a> {
         } else {
             alignment.and_then(|a| aligned_ranges(&plan.input, &sources, a, target))
         };
-        // In HTML every tag keeps its place in the sequence of tags: siblings may not swap.
-        let placed = placed.filter(|p| plan.html.is_none() || in_order(&pairs, p));
+        // Where tags keep their order (HTML), siblings may not swap.
+        let placed = placed.filter(|p| !plan.syntax.tags_keep_order() || in_order(&pairs, p));
         let placed = match placed {
             Some(placed) => placed,
             None => {
@@ -274,7 +274,8 @@ impl<'a> Rebuild<'a> {
     }
 
     /// Markup the alignment could not place: around the whole translation where that nests
-    /// properly, else at the proportional word positions (in source order for HTML).
+    /// properly, else at the proportional word positions (in source order where tags keep their
+    /// order).
     fn guess_markup(
         &self,
         pairs: &[(usize, usize)],
@@ -284,24 +285,14 @@ impl<'a> Rebuild<'a> {
         let target = self.target;
         let kinds: Vec<String> = pairs
             .iter()
-            .map(|&(o, _)| {
-                let open = atom_text(plan, o);
-                // Two links can no more nest than two emphases; an HTML element is its name.
-                if open.starts_with('[') {
-                    "[".to_owned()
-                } else if plan.html.is_some() {
-                    html_tag_name(open)
-                } else {
-                    open.to_owned()
-                }
-            })
+            .map(|&(o, _)| plan.syntax.markup_kind(atom_text(plan, o)))
             .collect();
         // A link around the whole sentence would swallow a protected token (an
         // autolink, an image): links do not nest.
         let allow_whole =
-            plan.placeholders.is_empty() || !kinds.iter().any(|k| k == "[" || k == "a");
+            plan.placeholders.is_empty() || !kinds.iter().any(|k| plan.syntax.is_link(k));
         let guessed = guessed_ranges(&plan.input, sources, &kinds, target, allow_whole);
-        if plan.html.is_some() && !in_order(pairs, &guessed) {
+        if plan.syntax.tags_keep_order() && !in_order(pairs, &guessed) {
             monotone_ranges(plan, pairs, target)
         } else {
             guessed
@@ -326,13 +317,13 @@ impl<'a> Rebuild<'a> {
         }
     }
 
-    /// HTML: a `<br>`, an image or a comment the translation moved across an inline tag (or
-    /// lost) goes back where the order of the tags says.
+    /// Where tags keep their order: a tag (an HTML `<br>`, an image, a comment) the translation
+    /// moved across an inline tag (or lost) goes back where the order of the tags says.
     fn restore_tag_order(&mut self, slots: &TagSlots, lost_tags: Vec<usize>) {
         let plan = self.plan;
         let mut moved: Vec<Edit> = Vec::new();
-        let html_guess = plan.html.is_some() && !self.exact;
-        for edit in self.edits.iter_mut().filter(|_| html_guess) {
+        let guessed = plan.syntax.tags_keep_order() && !self.exact;
+        for edit in self.edits.iter_mut().filter(|_| guessed) {
             let i = edit.order;
             let placeholder = plan.placeholders.iter().any(|(a, _)| *a == i);
             if placeholder
@@ -416,9 +407,10 @@ impl<'a> Rebuild<'a> {
                     .iter()
                     .any(|s| s.start <= p && p < s.end)
             })
-            // In Markdown never before what would open a block — unless the source line
-            // started with the same word, where it evidently did not. (Not when markup
-            // stood between the break and that word: the line started with the markup.)
+            // Never where the syntax forbids it (in Markdown before what would open a block) —
+            // unless the source line started with the same word, where it evidently did not.
+            // (Not when markup stood between the break and that word: the line started with
+            // the markup.)
             .filter(|&p| {
                 let after = &target[p + 1..];
                 let break_end = plan.ranges[i].end;
@@ -428,7 +420,7 @@ impl<'a> Rebuild<'a> {
                 });
                 let first_word = |t: &str| t.split_whitespace().next().map(str::to_lowercase);
                 let same_start = !markup_first && first_word(after) == first_word(source_after);
-                !(plan.markdown && starts_block(after) && !same_start)
+                plan.syntax.may_break_before(after) || same_start
             })
             .filter(|&p| !tag_break || slots.fits(i, p, p + 1))
             // Never an empty line: in Markdown it would end the paragraph.
@@ -537,7 +529,7 @@ impl<'a> Rebuild<'a> {
         fix.mismatch = false;
     }
 
-    /// Escaped characters (HTML entities) the translation kept come back as written.
+    /// Escaped characters (character references) the translation kept come back as written.
     fn restore_escapes(&mut self, style: QuoteStyle) {
         let plan = self.plan;
         for (i, atom) in plan.atoms.iter().enumerate().filter(|_| self.exact) {
@@ -578,58 +570,33 @@ impl<'a> Rebuild<'a> {
         }
     }
 
-    /// What the model's character `c` at `p` must be written as, if not as itself.
+    /// What the model's character `c` at `p` must be written as, if not as itself: never a
+    /// line break (the source's come back as they were), else as the block's syntax says.
     fn escaped(&self, p: usize, c: char) -> Option<&'static str> {
-        let plan = self.plan;
-        let target = self.target;
-        let replacement = match c {
-            '\n' | '\r' => " ",
-            '|' if plan.table_cell && !target[..p].ends_with('\\') => "\\|",
-            // In Markdown a `<` before a letter, `/`, `!` or `?` opens raw HTML or an autolink:
-            // text the model writes (or a source's escaped `\<` that reached it as `<`) must
-            // stay text, or the output would gain markup the source did not have.
-            '<' if plan.markdown
-                && !target[..p].ends_with('\\')
-                && target[p + 1..]
-                    .chars()
-                    .next()
-                    .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) =>
-            {
-                "\\<"
-            }
-            // A backtick right next to a protected token (inline code) would merge with the
-            // code's own backticks into a longer run (`x``) once markup between them moved:
-            // escaped, it stays a literal backtick.
-            '`' if plan.markdown
-                && !target[..p].ends_with('\\')
-                && self
-                    .protected_spans
-                    .iter()
-                    .any(|s| s.end == p || s.start == p + 1) =>
-            {
-                "\\`"
-            }
-            _ => return html_escape(plan.html, c),
-        };
-        Some(replacement)
+        match c {
+            '\n' | '\r' => Some(" "),
+            _ => self
+                .plan
+                .syntax
+                .escape(self.target, p, c, &self.protected_spans),
+        }
     }
 
-    /// HTML tag order, then the edits applied; a Markdown translation that would open a block
-    /// is escaped, and the glossary terms' spans follow the text.
+    /// Tag order (where tags keep it), then the edits applied; a translation that would change
+    /// its block's kind is escaped, and the glossary terms' spans follow the text.
     fn finish(
         mut self,
         term_edits: &[TermEdit],
     ) -> (String, Vec<TranslationFlag>, Placement, TermSpans) {
         let plan = self.plan;
-        if plan.html.is_some() && !self.exact {
+        if plan.syntax.tags_keep_order() && !self.exact {
             repair_tag_order(plan, &mut self.edits);
         }
         let (mut text, mut placement, landed) = apply(self.target, self.edits);
         let mut terms = term_spans(term_edits, &landed);
-        if plan.markdown
-            && plan.block_start
+        if plan.block_start
             && !self.exact
-            && let Some(at) = escape_block_start(&mut text)
+            && let Some(at) = plan.syntax.escape_block_start(&mut text)
         {
             placement.inserted(at, 1);
             for (_, span) in &mut terms {
@@ -764,7 +731,7 @@ fn wrapping_markup(plan: &SegmentPlan, k: usize) -> Option<(usize, usize)> {
 }
 
 /// A term's English as written after `before`: its first letter capitalised where it starts a
-/// sentence (a keep-as-is term stays as the source has it), escaped for HTML.
+/// sentence (a keep-as-is term stays as the source has it), escaped as the syntax needs.
 fn term_text(plan: &SegmentPlan, term: &PlannedTerm, before: &str) -> String {
     let opening = before.trim_end_matches(|c: char| {
         c.is_whitespace()
@@ -784,7 +751,7 @@ fn term_text(plan: &SegmentPlan, term: &PlannedTerm, before: &str) -> String {
         return text;
     }
     text.chars()
-        .map(|c| match html_escape(plan.html, c) {
+        .map(|c| match plan.syntax.escape_char(c) {
             Some(escaped) => escaped.to_owned(),
             None => c.to_string(),
         })
@@ -803,13 +770,13 @@ fn term_spans(term_edits: &[TermEdit], landed: &[Option<ByteSpan>]) -> TermSpans
         .collect()
 }
 
-/// An HTML atom that holds a tag (`<br>`, `<img>`, a comment): it keeps its place among the
+/// An atom that holds a tag (an HTML `<br>`, `<img>`, a comment): it keeps its place among the
 /// inline tags.
 fn holds_tags(plan: &SegmentPlan, i: usize) -> bool {
-    plan.html.is_some() && atom_text(plan, i).contains('<')
+    plan.syntax.holds_tag(atom_text(plan, i))
 }
 
-/// HTML: makes every atom that holds a tag (inline markup, `<br>`, images, comments) come out
+/// Makes every atom that holds a tag (inline markup, an HTML `<br>`, images, comments) come out
 /// in source order. Markup is already in order; a `<br>` or token that is not is put back right
 /// after the tags that precede it in the source (its placeholder removed, its space restored).
 fn repair_tag_order(plan: &SegmentPlan, edits: &mut Vec<Edit>) {
@@ -925,61 +892,6 @@ fn monotone_ranges(
         .iter()
         .map(|&(o, c)| (position[o], position[c]))
         .collect()
-}
-
-/// How a character the model wrote is escaped in HTML, if it must be.
-fn html_escape(context: Option<HtmlContext>, c: char) -> Option<&'static str> {
-    let context = context?;
-    match (c, context) {
-        ('&', _) => Some("&amp;"),
-        ('<', _) => Some("&lt;"),
-        ('>', _) => Some("&gt;"),
-        ('"', HtmlContext::Attribute(Some('"') | None)) => Some("&quot;"),
-        ('\'', HtmlContext::Attribute(Some('\'') | None)) => Some("&#39;"),
-        // An unquoted value ends at whitespace and may not hold `=` or a backtick.
-        (' ', HtmlContext::Attribute(None)) => Some("&#32;"),
-        ('\t', HtmlContext::Attribute(None)) => Some("&#9;"),
-        ('=', HtmlContext::Attribute(None)) => Some("&#61;"),
-        ('`', HtmlContext::Attribute(None)) => Some("&#96;"),
-        _ => None,
-    }
-}
-
-/// The lower-case element name of an HTML start tag (`<a href="…">` is `a`).
-fn html_tag_name(tag: &str) -> String {
-    tag.trim_start_matches('<')
-        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
-
-/// A translation that opens a Markdown block ("2035. bis …" would become an ordered list) is
-/// escaped so that the output keeps the source's block structure. Returns where the backslash went.
-fn escape_block_start(text: &mut String) -> Option<usize> {
-    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let at = if digits > 0 {
-        let rest = &text[digits..];
-        (rest.starts_with(['.', ')']) && (rest.len() == 1 || rest[1..].starts_with([' ', '\t'])))
-            .then_some(digits)
-    } else {
-        opens_block(text).then_some(0)
-    };
-    if let Some(at) = at {
-        text.insert(at, '\\');
-    }
-    at
-}
-
-/// Does a line starting with `text` open a heading, block quote, list item or code fence?
-fn opens_block(text: &str) -> bool {
-    let hashes = text.len() - text.trim_start_matches('#').len();
-    let after_marker = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t']);
-    (1..=6).contains(&hashes) && after_marker(&text[hashes..])
-        || text.starts_with('>')
-        || text.starts_with("```")
-        || text.starts_with("~~~")
-        || text.starts_with(['-', '+', '*']) && after_marker(&text[1..])
 }
 
 /// The source bytes of atom `i`; atoms always have them, the empty fallback keeps rendering total.
@@ -1186,22 +1098,6 @@ pub(crate) fn segment_alignment(
         }
     }
     pairs
-}
-
-/// Would a line starting with `text` open a Markdown block (list, heading, quote, code, table)?
-fn starts_block(text: &str) -> bool {
-    // A tab indents like spaces ("\t- " opens a nested list item).
-    let text = text.trim_start_matches([' ', '\t']);
-    let mut chars = text.chars();
-    match chars.next() {
-        Some('#' | '>' | '-' | '*' | '+' | '=' | '|' | '`' | '~' | '<' | '_') => true,
-        Some(c) if c.is_ascii_digit() => {
-            let rest = text.trim_start_matches(|c: char| c.is_ascii_digit());
-            rest.starts_with(". ") || rest.starts_with(") ") || rest == "." || rest == ")"
-        }
-        None => true,
-        _ => false,
-    }
 }
 
 /// Where the model put a placeholder: exact, or with spaces inside ("ZX 1").

@@ -37,9 +37,133 @@ use encoding_rs::Encoding;
 use html5gum::emitters::default::{DefaultEmitter, Token};
 use html5gum::{Span, Tokenizer};
 
-use super::{Atom, AtomKind, Block, BlockKind, HtmlContext};
+use super::TextFormat;
+use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, Syntax};
 use crate::input::{self, Decoded, InputError};
 use crate::span::ByteSpan;
+
+/// An HTML page.
+pub(crate) struct Html;
+
+impl TextFormat for Html {
+    /// A page's own charset declaration decides.
+    fn decode(&self, bytes: &[u8], name: &Path) -> Result<Decoded, InputError> {
+        decode_html(bytes, name)
+    }
+
+    fn parse(&self, source: &str) -> Parsed {
+        let (blocks, language_edits) = parse(source);
+        Parsed {
+            blocks,
+            language_edits,
+            raw: false,
+            nested: true,
+        }
+    }
+}
+
+/// Where the text of an HTML block is written back, and so how it is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HtmlContext {
+    /// Element content: `&`, `<` and `>` are escaped.
+    Text,
+    /// An attribute value with its quote character (`None`: unquoted, where whitespace and
+    /// quotes are escaped too).
+    Attribute(Option<char>),
+}
+
+/// How text is written back into HTML: escaped for its place, inline tags in their order, a
+/// reader's text with the entities decoded.
+#[derive(Debug)]
+pub(crate) struct HtmlSyntax(HtmlContext);
+
+static ELEMENT_TEXT: HtmlSyntax = HtmlSyntax(HtmlContext::Text);
+static DOUBLE_QUOTED: HtmlSyntax = HtmlSyntax(HtmlContext::Attribute(Some('"')));
+static SINGLE_QUOTED: HtmlSyntax = HtmlSyntax(HtmlContext::Attribute(Some('\'')));
+static UNQUOTED: HtmlSyntax = HtmlSyntax(HtmlContext::Attribute(None));
+
+impl HtmlSyntax {
+    /// The syntax of text written into an attribute value with this quote character.
+    fn attribute(quote: Option<char>) -> &'static HtmlSyntax {
+        match quote {
+            Some('"') => &DOUBLE_QUOTED,
+            Some('\'') => &SINGLE_QUOTED,
+            Some(_) | None => &UNQUOTED,
+        }
+    }
+}
+
+impl Syntax for HtmlSyntax {
+    fn escape_char(&self, c: char) -> Option<&'static str> {
+        html_escape(self.0, c)
+    }
+
+    fn visible(&self, text: &str) -> String {
+        visible_text(text)
+    }
+
+    /// Every tag keeps its place in the sequence of tags: siblings may not swap.
+    fn tags_keep_order(&self) -> bool {
+        true
+    }
+
+    fn holds_tag(&self, atom_text: &str) -> bool {
+        atom_text.contains('<')
+    }
+
+    /// An element is its name: two `a` cannot nest, whatever their attributes.
+    fn markup_kind(&self, open: &str) -> String {
+        html_tag_name(open)
+    }
+
+    fn is_link(&self, kind: &str) -> bool {
+        kind == "a"
+    }
+
+    /// The quotes of attribute values inside tags are not quotation marks.
+    fn mask_markup(&self, text: &str) -> Option<String> {
+        let mut inside = false;
+        Some(
+            text.chars()
+                .map(|c| {
+                    let keep = !inside && c != '<';
+                    inside = (inside || c == '<') && c != '>';
+                    if keep {
+                        c.to_string()
+                    } else {
+                        "x".repeat(c.len_utf8())
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// How a character the model wrote is escaped in HTML, if it must be.
+fn html_escape(context: HtmlContext, c: char) -> Option<&'static str> {
+    match (c, context) {
+        ('&', _) => Some("&amp;"),
+        ('<', _) => Some("&lt;"),
+        ('>', _) => Some("&gt;"),
+        ('"', HtmlContext::Attribute(Some('"') | None)) => Some("&quot;"),
+        ('\'', HtmlContext::Attribute(Some('\'') | None)) => Some("&#39;"),
+        // An unquoted value ends at whitespace and may not hold `=` or a backtick.
+        (' ', HtmlContext::Attribute(None)) => Some("&#32;"),
+        ('\t', HtmlContext::Attribute(None)) => Some("&#9;"),
+        ('=', HtmlContext::Attribute(None)) => Some("&#61;"),
+        ('`', HtmlContext::Attribute(None)) => Some("&#96;"),
+        _ => None,
+    }
+}
+
+/// The lower-case element name of an HTML start tag (`<a href="…">` is `a`).
+fn html_tag_name(tag: &str) -> String {
+    tag.trim_start_matches('<')
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
 
 /// Inline elements whose content is prose: put back around the translated words.
 const INLINE: &[&str] = &[
@@ -506,10 +630,8 @@ impl Parser<'_> {
                 Some(Block {
                     atoms: with_breaks(self.source, atoms),
                     kind: BlockKind::Attribute,
-                    markdown: false,
-                    table_cell: false,
                     split_sentences: true,
-                    html: Some(HtmlContext::Attribute(a.quote)),
+                    syntax: HtmlSyntax::attribute(a.quote),
                 })
             })
             .collect()
@@ -564,10 +686,8 @@ impl Parser<'_> {
         self.blocks.push(Block {
             atoms: with_breaks(self.source, atoms),
             kind,
-            markdown: false,
-            table_cell: false,
             split_sentences: true,
-            html: Some(HtmlContext::Text),
+            syntax: &ELEMENT_TEXT,
         });
         self.blocks.extend(hosted);
     }

@@ -3,10 +3,23 @@
 //! raw engine interface: `prepare` sends each line to the model as it is and `finish` writes the
 //! model's text as it is — no quotation, markup or passthrough handling.
 
-use super::{Atom, AtomKind, Block, BlockKind};
+use super::TextFormat;
+use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, VERBATIM};
+
+/// One sentence per line.
+pub(crate) struct Lines;
+
+impl TextFormat for Lines {
+    fn parse(&self, source: &str) -> Parsed {
+        Parsed {
+            raw: true,
+            ..Parsed::prose(parse(source))
+        }
+    }
+}
 
 /// One block per non-empty line, without its surrounding whitespace.
-pub(crate) fn parse(source: &str) -> Vec<Block> {
+fn parse(source: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut offset = 0;
     for line in source.split_inclusive('\n') {
@@ -17,10 +30,8 @@ pub(crate) fn parse(source: &str) -> Vec<Block> {
             blocks.push(Block {
                 atoms: vec![Atom::new(AtomKind::Text, start, end)],
                 kind: BlockKind::Line,
-                markdown: false,
-                table_cell: false,
                 split_sentences: false,
-                html: None,
+                syntax: &VERBATIM,
             });
         }
         offset += line.len();

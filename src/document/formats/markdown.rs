@@ -9,7 +9,83 @@
 
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 
-use super::{Atom, AtomKind, Block, BlockKind};
+use super::TextFormat;
+use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, Syntax};
+use crate::span::ByteSpan;
+
+/// CommonMark with tables.
+pub(crate) struct Markdown;
+
+impl TextFormat for Markdown {
+    fn parse(&self, source: &str) -> Parsed {
+        Parsed::prose(parse(source))
+    }
+}
+
+/// How text is written back into Markdown: what the model writes stays text (never opens raw
+/// HTML, a code span or a new block), and a table cell's text never ends the cell.
+#[derive(Debug)]
+struct MarkdownSyntax {
+    table_cell: bool,
+}
+
+static PROSE: MarkdownSyntax = MarkdownSyntax { table_cell: false };
+static TABLE_CELL: MarkdownSyntax = MarkdownSyntax { table_cell: true };
+
+impl Syntax for MarkdownSyntax {
+    fn escape(
+        &self,
+        target: &str,
+        p: usize,
+        c: char,
+        protected: &[ByteSpan],
+    ) -> Option<&'static str> {
+        let escaped_before = target[..p].ends_with('\\');
+        match c {
+            '|' if self.table_cell && !escaped_before => Some("\\|"),
+            // A `<` before a letter, `/`, `!` or `?` opens raw HTML or an autolink: text the
+            // model writes (or a source's escaped `\<` that reached it as `<`) must stay text, or
+            // the output would gain markup the source did not have.
+            '<' if !escaped_before
+                && target[p + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) =>
+            {
+                Some("\\<")
+            }
+            // A backtick right next to a protected token (inline code) would merge with the
+            // code's own backticks into a longer run (`x``) once markup between them moved:
+            // escaped, it stays a literal backtick.
+            '`' if !escaped_before && protected.iter().any(|s| s.end == p || s.start == p + 1) => {
+                Some("\\`")
+            }
+            _ => None,
+        }
+    }
+
+    /// Two links can no more nest than two emphases.
+    fn markup_kind(&self, open: &str) -> String {
+        if open.starts_with('[') {
+            "[".to_owned()
+        } else {
+            open.to_owned()
+        }
+    }
+
+    fn is_link(&self, kind: &str) -> bool {
+        kind == "["
+    }
+
+    /// Never before what would open a block.
+    fn may_break_before(&self, after: &str) -> bool {
+        !starts_block(after)
+    }
+
+    fn escape_block_start(&self, text: &mut String) -> Option<usize> {
+        escape_block_start(text)
+    }
+}
 
 /// One inline event with the bytes it is known to cover.
 #[derive(Debug, Clone, Copy)]
@@ -232,11 +308,57 @@ fn flush(source: &str, run: &mut Vec<Item>, kind: BlockKind, blocks: &mut Vec<Bl
     blocks.push(Block {
         atoms,
         kind,
-        markdown: true,
-        table_cell: kind == BlockKind::Cell,
         split_sentences: true,
-        html: None,
+        syntax: if kind == BlockKind::Cell {
+            &TABLE_CELL
+        } else {
+            &PROSE
+        },
     });
+}
+
+/// A translation that opens a Markdown block ("2035. bis …" would become an ordered list) is
+/// escaped so that the output keeps the source's block structure. Returns where the backslash went.
+fn escape_block_start(text: &mut String) -> Option<usize> {
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let at = if digits > 0 {
+        let rest = &text[digits..];
+        (rest.starts_with(['.', ')']) && (rest.len() == 1 || rest[1..].starts_with([' ', '\t'])))
+            .then_some(digits)
+    } else {
+        opens_block(text).then_some(0)
+    };
+    if let Some(at) = at {
+        text.insert(at, '\\');
+    }
+    at
+}
+
+/// Does a line starting with `text` open a heading, block quote, list item or code fence?
+fn opens_block(text: &str) -> bool {
+    let hashes = text.len() - text.trim_start_matches('#').len();
+    let after_marker = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t']);
+    (1..=6).contains(&hashes) && after_marker(&text[hashes..])
+        || text.starts_with('>')
+        || text.starts_with("```")
+        || text.starts_with("~~~")
+        || text.starts_with(['-', '+', '*']) && after_marker(&text[1..])
+}
+
+/// Would a line starting with `text` open a Markdown block (list, heading, quote, code, table)?
+fn starts_block(text: &str) -> bool {
+    // A tab indents like spaces ("\t- " opens a nested list item).
+    let text = text.trim_start_matches([' ', '\t']);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some('#' | '>' | '-' | '*' | '+' | '=' | '|' | '`' | '~' | '<' | '_') => true,
+        Some(c) if c.is_ascii_digit() => {
+            let rest = text.trim_start_matches(|c: char| c.is_ascii_digit());
+            rest.starts_with(". ") || rest.starts_with(") ") || rest == "." || rest == ")"
+        }
+        None => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,17 @@
 //! capital word far more often than a wrapped line does). List markers and indentation stay in
 //! the gaps.
 
-use super::{Atom, AtomKind, Block, BlockKind};
+use super::TextFormat;
+use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, VERBATIM};
+
+/// Plain text.
+pub(crate) struct PlainText;
+
+impl TextFormat for PlainText {
+    fn parse(&self, source: &str) -> Parsed {
+        Parsed::prose(parse(source))
+    }
+}
 
 /// A line of a paragraph: where its content (after indentation and list marker) starts and ends.
 #[derive(Debug, Clone, Copy)]
@@ -158,10 +168,8 @@ fn push_paragraph(source: &str, lines: &[Line], blocks: &mut Vec<Block>) {
         blocks.push(Block {
             atoms,
             kind: kind_of(source, lines, first, i),
-            markdown: false,
-            table_cell: false,
             split_sentences: true,
-            html: None,
+            syntax: &VERBATIM,
         });
         i += 1;
     }
