@@ -28,7 +28,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::document::{self, Format, PrepareOptions, PreparedDocument, TranslatedDocument};
+use crate::document::{self, Format, PreparedFile, TranslatedFile};
 use crate::durable::DirSync;
 use crate::engine::{Engine, Translation, TranslationFlag};
 use crate::input;
@@ -280,7 +280,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 struct Pending {
     job: Job,
     format: Format,
-    doc: Option<PreparedDocument>,
+    doc: Option<PreparedFile>,
     /// The unique-sentence id of each model input, in document order.
     ids: Vec<usize>,
     remaining: usize,
@@ -401,20 +401,16 @@ impl Pipeline<'_> {
             .input_format
             .unwrap_or_else(|| Format::for_path(path));
         let name = path.unwrap_or(Path::new("<stdin>"));
-        let decoded = match document::decode(format, &bytes, name) {
-            Ok(decoded) => decoded,
+        let file = match document::open(format, &bytes, name) {
+            Ok(file) => file,
             Err(error) => {
                 self.fail(&error_chain(&error), job.source_bytes);
                 return Ok(());
             }
         };
         drop(bytes);
-        let options = PrepareOptions {
-            format,
-            quotes: self.options.quotes,
-        };
         let glossary = self.options.glossary.as_deref();
-        let doc = document::prepare_with_glossary(&decoded.text, &options, self.engine, glossary);
+        let doc = file.prepare(self.options.quotes, self.engine, glossary);
         let slot = window.pending.len();
         let mut remaining = 0;
         let ids: Vec<usize> = {
@@ -649,14 +645,17 @@ impl Pipeline<'_> {
             return Ok(());
         }
         let sentences = translations.len() as u64;
-        let format = pending.format;
-        let source =
-            (self.options.output_format == OutputFormat::Review).then(|| doc.source().to_owned());
-        let translated = doc.finish(&translations);
-        let glossary_terms: usize = translated.segments.iter().map(|s| s.glossary.len()).sum();
-        let review = source
-            .as_deref()
-            .map(|source| (pending.job.key.as_str(), source, format));
+        let translated = match doc.finish(&translations) {
+            Ok(translated) => translated,
+            Err(error) => {
+                let message = format!("{}: {}", pending.job.display_source(), error_chain(&error));
+                self.fail(&message, rest);
+                return Ok(());
+            }
+        };
+        let glossary_terms = translated.glossary_terms();
+        let review = (self.options.output_format == OutputFormat::Review)
+            .then_some((pending.job.key.as_str(), pending.format));
         let bytes = match render(&translated, self.options.output_format, review) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -732,22 +731,19 @@ impl Pipeline<'_> {
     }
 }
 
-/// The bytes of one output; a review page also needs the source's name, text and format.
+/// The bytes of one output; a review page also needs the source's name and format.
 fn render(
-    translated: &TranslatedDocument,
+    translated: &TranslatedFile,
     format: OutputFormat,
-    review: Option<(&str, &str, Format)>,
+    review: Option<(&str, Format)>,
 ) -> Result<Vec<u8>, serde_json::Error> {
     Ok(match format {
-        OutputFormat::Text => translated.target.clone().into_bytes(),
-        OutputFormat::Json => {
-            let mut bytes = serde_json::to_vec_pretty(translated)?;
-            bytes.push(b'\n');
-            bytes
-        }
+        OutputFormat::Text => translated.bytes().to_vec(),
+        OutputFormat::Json => translated.json()?,
         OutputFormat::Review => {
-            let (name, source, input_format) = review.unwrap_or(("", "", Format::Text));
-            review::page(name, source, input_format, translated).into_bytes()
+            let (name, input_format) = review.unwrap_or(("", Format::Text));
+            let (source, joined) = translated.joined();
+            review::page(name, &source, input_format, &joined).into_bytes()
         }
     })
 }

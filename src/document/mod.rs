@@ -7,6 +7,7 @@
 //! block's syntax how to write the model's text. With an engine that returns its input unchanged
 //! (and `QuoteStyle::Keep`) the output equals the input byte for byte.
 
+mod file;
 mod formats;
 mod model;
 
@@ -16,12 +17,22 @@ use crate::engine::Engine;
 use crate::glossary::Glossary;
 use crate::input::{Decoded, InputError};
 
+pub use file::{PackageError, PreparedFile, SourceFile, TranslatedFile, TranslatedPart};
 pub use formats::Format;
 pub use formats::html::{decode_html, visible_text};
 pub use model::{
     BlockKind, ByteSpan, GlossaryUse, PreparedDocument, QuoteStyle, SegmentReport,
     TranslatedDocument,
 };
+
+/// A file could not be read as its format.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Text(#[from] InputError),
+    #[error(transparent)]
+    Package(#[from] PackageError),
+}
 
 #[derive(Debug, Clone)]
 pub struct PrepareOptions {
@@ -33,6 +44,11 @@ pub struct PrepareOptions {
 /// decides; other text is detected); `name` is used in messages.
 pub fn decode(format: Format, bytes: &[u8], name: &Path) -> Result<Decoded, InputError> {
     format.reader().decode(bytes, name)
+}
+
+/// A file's bytes as `format` reads them: its text, or a package's texts (`name` for messages).
+pub fn open(format: Format, bytes: &[u8], name: &Path) -> Result<SourceFile, OpenError> {
+    format.open(bytes, name)
 }
 
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).

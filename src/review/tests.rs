@@ -90,6 +90,7 @@ fn aligned_words_name_their_partners() {
                 [[15, 17], [12, 17]],
             ]),
             glossary: Vec::new(),
+            part: None,
         }],
         blocks: vec![BlockKind::Paragraph],
     };
@@ -128,6 +129,7 @@ fn alignment_outside_the_segment_is_ignored() {
                 [[4, 7], [4, 11]],
             ]),
             glossary: Vec::new(),
+            part: None,
         }],
         blocks: vec![BlockKind::Paragraph],
     };

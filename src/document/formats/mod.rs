@@ -13,6 +13,8 @@ mod plain;
 
 use std::path::Path;
 
+use super::OpenError;
+use super::file::SourceFile;
 use super::model::Parsed;
 use crate::input::{self, Decoded, InputError};
 
@@ -41,6 +43,13 @@ impl Format {
             Some("html" | "htm" | "xhtml") => Format::Html,
             _ => Format::Text,
         }
+    }
+
+    /// Reads a file's bytes (`name` for messages) as this format.
+    pub(crate) fn open(self, bytes: &[u8], name: &Path) -> Result<SourceFile, OpenError> {
+        let reader = self.reader();
+        let decoded = reader.decode(bytes, name)?;
+        Ok(SourceFile::text(decoded.text, reader))
     }
 
     /// The module that reads and writes this format.

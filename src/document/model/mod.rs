@@ -244,6 +244,31 @@ pub struct SegmentReport {
     /// The glossary terms applied in the segment (`--glossary`); absent without any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub glossary: Vec<GlossaryUse>,
+    /// The part of a package the segment is in (`word/document.xml`); its spans are into that
+    /// part's text. Absent for a file that is one text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+}
+
+impl SegmentReport {
+    /// Moves the segment's source spans by `source` bytes and its target spans by `target`
+    /// (its text joined after others).
+    pub(crate) fn shift(&mut self, source: usize, target: usize) {
+        let by = |span: &mut [usize; 2], n: usize| {
+            span[0] += n;
+            span[1] += n;
+        };
+        by(&mut self.source_span, source);
+        by(&mut self.target_span, target);
+        for [s, t] in self.alignment.iter_mut().flatten() {
+            by(s, source);
+            by(t, target);
+        }
+        for term in &mut self.glossary {
+            by(&mut term.source_span, source);
+            by(&mut term.target_span, target);
+        }
+    }
 }
 
 /// One glossary term applied: where the German was in the input and where its English is in the
@@ -1294,6 +1319,7 @@ impl PreparedDocument {
                     .collect()
             }),
             glossary,
+            part: None,
         }
     }
 

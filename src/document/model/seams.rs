@@ -427,6 +427,7 @@ mod tests {
             block: 0,
             alignment: None,
             glossary: Vec::new(),
+            part: None,
         }
     }
 
