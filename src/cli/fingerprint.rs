@@ -95,6 +95,7 @@ fn input_name(format: InputFormat) -> &'static str {
         InputFormat::Markdown => "markdown",
         InputFormat::Lines => "lines",
         InputFormat::Html => "html",
+        InputFormat::Epub => "epub",
     }
 }
 
@@ -142,6 +143,8 @@ fn legacy(settings: &Settings, engine: &str) -> String {
         InputFormat::Markdown => "Markdown",
         InputFormat::Lines => "Lines",
         InputFormat::Html => "Html",
+        // No release before version 2 read it: no old manifest can name it.
+        InputFormat::Epub => "Epub",
     };
     let output = match settings.output_format {
         OutputFormat::Text => "Text",

@@ -73,8 +73,8 @@ pub enum Command {
 /// How to read the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
-    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, everything else
-    /// (and stdin) plain text.
+    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, .epub EPUB,
+    /// everything else (and stdin) plain text.
     Auto,
     /// Plain text: paragraphs split by blank lines, line breaks kept.
     Text,
@@ -85,6 +85,9 @@ pub enum InputFormat {
     /// An HTML page: text and some attributes translated, tags, scripts and styles kept byte for
     /// byte; the output is UTF-8.
     Html,
+    /// An EPUB book (.epub): XHTML documents, title and tables of contents translated; needs
+    /// -o FILE for a single book.
+    Epub,
 }
 
 /// What to write.
@@ -550,6 +553,7 @@ pub fn forced_format(choice: InputFormat) -> Option<Format> {
         InputFormat::Markdown => Some(Format::Markdown),
         InputFormat::Lines => Some(Format::Lines),
         InputFormat::Html => Some(Format::Html),
+        InputFormat::Epub => Some(Format::Epub),
     }
 }
 

@@ -15,7 +15,9 @@ use anyhow::Context;
 
 use super::fingerprint::Fingerprints;
 use super::progress::Reporter;
-use super::{EngineKind, OutputFormat, Settings, Status, UsageError, forced_format};
+use super::{
+    EngineKind, OutputFormat, Settings, Status, UsageError, document_format, forced_format,
+};
 use crate::engine::identity::IdentityEngine;
 use crate::engine::marian::MarianEngine;
 use crate::engine::marian::linear::Precision;
@@ -48,6 +50,7 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
             );
         }
     }
+    refuse_package_on_stdout(&plan, &settings)?;
     // A bad glossary is a usage error, found before the model is loaded.
     let glossary = if settings.glossary.is_empty() {
         None
@@ -364,4 +367,35 @@ impl Engine for SlowEngine {
     fn max_source_tokens(&self) -> usize {
         self.inner.max_source_tokens()
     }
+}
+
+/// A package (an EPUB, an office document) is a zip file: written to a terminal or a pipe it is
+/// of no use, so a single such input needs `-o FILE` (JSON and review pages are text and may go
+/// to standard output).
+fn refuse_package_on_stdout(plan: &walk::Plan, settings: &Settings) -> anyhow::Result<()> {
+    if settings.output_format != OutputFormat::Text {
+        return Ok(());
+    }
+    for job in &plan.jobs {
+        let walk::Source::File(path) = &job.source else {
+            continue;
+        };
+        let format = document_format(settings.input_format, Some(path));
+        if let (walk::Destination::Stdout, Some(kind)) = (&job.destination, format.package_kind()) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let english = walk::english_name(&name);
+            let suggestion = match name.rsplit_once('.') {
+                _ if english != name => english,
+                Some((stem, extension)) => format!("{stem}.en.{extension}"),
+                None => format!("{name}.en"),
+            };
+            return Err(UsageError(anyhow::anyhow!(
+                "{}: {kind} files are zip packages and cannot be written to standard output; \
+                 name the output file with -o, e.g. -o {suggestion}",
+                path.display(),
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -17,7 +17,9 @@ use crate::glossary::Glossary;
 /// A package could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    #[error("{path}: not a readable {kind} file: {why}; check that it is a complete {kind} document (saved, not truncated) or pass --input-format")]
+    #[error(
+        "{path}: not a readable {kind} file: {why}; check that it is a complete {kind} document (saved, not truncated) or pass --input-format"
+    )]
     Damaged {
         path: String,
         kind: &'static str,

@@ -9,6 +9,7 @@
 pub(crate) mod html;
 mod lines;
 mod markdown;
+pub(crate) mod office;
 mod plain;
 
 use std::path::Path;
@@ -29,6 +30,8 @@ pub enum Format {
     Lines,
     /// An HTML page: text and some attributes translated, everything else kept byte for byte.
     Html,
+    /// An EPUB book: its XHTML documents, title and tables of contents translated.
+    Epub,
 }
 
 impl Format {
@@ -41,21 +44,37 @@ impl Format {
         match ext.as_deref() {
             Some("md" | "markdown") => Format::Markdown,
             Some("html" | "htm" | "xhtml") => Format::Html,
+            Some("epub") => Format::Epub,
             _ => Format::Text,
         }
     }
 
     /// Reads a file's bytes (`name` for messages) as this format.
     pub(crate) fn open(self, bytes: &[u8], name: &Path) -> Result<SourceFile, OpenError> {
-        let reader = self.reader();
-        let decoded = reader.decode(bytes, name)?;
-        Ok(SourceFile::text(decoded.text, reader))
+        match self {
+            Format::Epub => office::epub::open(bytes, name),
+            _ => {
+                let reader = self.reader();
+                let decoded = reader.decode(bytes, name)?;
+                Ok(SourceFile::text(decoded.text, reader))
+            }
+        }
     }
 
-    /// The module that reads and writes this format.
+    /// For a package (several texts in one zip file, written only to a file, never to a
+    /// terminal): what kind it is, as users call it.
+    pub fn package_kind(self) -> Option<&'static str> {
+        match self {
+            Format::Epub => Some("EPUB"),
+            Format::Text | Format::Markdown | Format::Lines | Format::Html => None,
+        }
+    }
+
+    /// The module that reads this format's text. A package's bytes are no text: given one as
+    /// text (`document::prepare`), it is read as plain text.
     pub(crate) fn reader(self) -> &'static dyn TextFormat {
         match self {
-            Format::Text => &plain::PlainText,
+            Format::Text | Format::Epub => &plain::PlainText,
             Format::Markdown => &markdown::Markdown,
             Format::Lines => &lines::Lines,
             Format::Html => &html::Html,

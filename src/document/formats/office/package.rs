@@ -29,7 +29,11 @@ pub(crate) struct Package {
 
 impl Package {
     /// Reads the directory of a package of `kind` ("Word", "OpenDocument", "EPUB").
-    pub(crate) fn read(bytes: &[u8], path: &Path, kind: &'static str) -> Result<Self, PackageError> {
+    pub(crate) fn read(
+        bytes: &[u8],
+        path: &Path,
+        kind: &'static str,
+    ) -> Result<Self, PackageError> {
         let path = path.display().to_string();
         let damaged = |why: String| PackageError::Damaged {
             path: path.clone(),
@@ -62,7 +66,8 @@ impl Package {
 
     /// An entry's bytes.
     pub(crate) fn bytes_of(&self, name: &str) -> Result<Vec<u8>, PackageError> {
-        let mut archive = ZipArchive::new(Cursor::new(&self.bytes[..])).map_err(|e| self.damaged(e))?;
+        let mut archive =
+            ZipArchive::new(Cursor::new(&self.bytes[..])).map_err(|e| self.damaged(e))?;
         let mut file = archive.by_name(name).map_err(|_| PackageError::Missing {
             path: self.path.clone(),
             kind: self.kind,
@@ -113,10 +118,11 @@ impl Package {
             return Ok(self.bytes.clone());
         }
         let write = |e: zip::result::ZipError| PackageError::Write(e.to_string());
-        let mut archive = ZipArchive::new(Cursor::new(&self.bytes[..])).map_err(|e| self.damaged(e))?;
+        let mut archive =
+            ZipArchive::new(Cursor::new(&self.bytes[..])).map_err(|e| self.damaged(e))?;
         let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(self.bytes.len())));
         let comment = String::from_utf8_lossy(archive.comment()).into_owned();
-        writer.set_comment(comment);
+        writer.set_comment(comment).map_err(write)?;
         for index in 0..archive.len() {
             let file = archive.by_index_raw(index).map_err(|e| self.damaged(e))?;
             let name = file.name().map_err(|e| self.damaged(e))?.into_owned();

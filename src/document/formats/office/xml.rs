@@ -202,7 +202,7 @@ impl TextFormat for ElementText {
             let after = reader.buffer_position() as usize;
             match event {
                 Event::Start(start) => {
-                    let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                    let name = start.name().as_ref().to_owned();
                     open = self.names.contains(&name.as_str()).then_some(after);
                 }
                 Event::End(_) => {
@@ -242,9 +242,6 @@ pub(crate) fn rewrite_language_attributes(
     let mut out = String::with_capacity(xml.len());
     let mut cursor = 0;
     let mut changed = false;
-    for name in names {
-        let _ = name;
-    }
     let bytes = xml.as_bytes();
     let mut i = 0;
     while i < xml.len() {
@@ -256,7 +253,8 @@ pub(crate) fn rewrite_language_attributes(
             let value_end = value_start + xml[value_start..].find(quote)?;
             // Only a whole attribute name (not the end of a longer one).
             let boundary = i == 0 || bytes[i - 1].is_ascii_whitespace();
-            (boundary && is_german(&xml[value_start..value_end])).then_some((value_start, value_end))
+            (boundary && is_german(&xml[value_start..value_end]))
+                .then_some((value_start, value_end))
         });
         match hit {
             Some((start, end)) => {
@@ -351,7 +349,10 @@ mod tests {
             rewrite_language_attributes(xml, &["w:val"], "en-US").as_deref(),
             Some(r#"<w:lang w:val="en-US" w:eastAsia="de-DE"/><x lang="fr"/>"#)
         );
-        assert_eq!(rewrite_language_attributes("<x a=\"de\"/>", &["b"], "en"), None);
+        assert_eq!(
+            rewrite_language_attributes("<x a=\"de\"/>", &["b"], "en"),
+            None
+        );
         assert_eq!(
             rewrite_language_elements("<dc:language>de</dc:language>", "dc:language", "en")
                 .as_deref(),
