@@ -1,0 +1,419 @@
+//! Office documents and e-books through the binary: a package in, the same kind of package out.
+//!
+//! The fixtures in tests/data/office are made by scripts/make_office_fixtures.py: one German
+//! article as .docx, .odt and .epub with headings, formatted words inside sentences, a link, a
+//! quotation, a list, a table, header and footer, notes, a tracked change and an image;
+//! sentences.txt lists the German sentences that must be translated.
+
+mod cli_common;
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use cli_common::de2en;
+use quick_xml::events::Event;
+use quick_xml::{Reader, XmlVersion};
+
+/// The packages under test (the office formats join this list as they land).
+const PACKAGES: &[&str] = &["bericht.epub"];
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/office")
+        .join(name)
+}
+
+fn model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/tiny-swish")
+}
+
+/// The German sentences of the fixtures that must not survive translation.
+fn german_sentences() -> Vec<String> {
+    std::fs::read_to_string(fixture("sentences.txt"))
+        .expect("sentences.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One entry of a zip package: name, compression method, unpacked bytes.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    name: String,
+    stored: bool,
+    bytes: Vec<u8>,
+}
+
+fn entries(package: &[u8]) -> Vec<Entry> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(package)).expect("a zip package");
+    (0..archive.len())
+        .map(|i| {
+            let mut file = archive.by_index(i).expect("an entry");
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).expect("unpacks");
+            Entry {
+                name: file.name().expect("a UTF-8 name").into_owned(),
+                stored: file.compression() == zip::CompressionMethod::Stored,
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// Translates `input` to `output` with the binary; returns its standard error.
+fn translate(input: &Path, output: &Path, engine_args: &[&str]) -> String {
+    let home = tempfile::tempdir().expect("temp");
+    let assert = de2en(home.path())
+        .arg("translate")
+        .args(engine_args)
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .arg("--no-memory")
+        .assert()
+        .success();
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+fn with_model() -> Vec<String> {
+    vec!["--model".to_owned(), model().display().to_string()]
+}
+
+/// Every element of an XML part in document order, with the attributes that carry structure
+/// (links, ids, styles), but not those a translation may set (`xml:space`, language tags).
+fn structure(xml: &str) -> Vec<String> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = Vec::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) | Event::Empty(e) => {
+                let mut item = e.name().as_ref().to_owned();
+                for attribute in e.attributes().flatten() {
+                    let key = attribute.key.as_ref().to_owned();
+                    // Translated attributes (a picture's description) and those a translation
+                    // sets (language tags, space handling) are not structure.
+                    let volatile = key == "xml:space"
+                        || ["alt", "title", "aria-label", "descr"].contains(&key.as_str())
+                        || key.ends_with("lang")
+                        || key.ends_with(":val") && item.ends_with(":lang");
+                    if !volatile {
+                        item.push_str(&format!(" {key}={}", attribute.value));
+                    }
+                }
+                out.push(item);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What a reader sees of an XML part: its text, tags dropped, references decoded, whitespace
+/// collapsed.
+fn visible_text(xml: &str) -> String {
+    let mut reader = Reader::from_str(xml);
+    let mut out = String::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Text(t) => out.push_str(&t.xml_content(XmlVersion::Implicit1_0)),
+            Event::GeneralRef(r) => {
+                let name = r.xml_content(XmlVersion::Implicit1_0).into_owned();
+                out.push_str(match name.as_str() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                });
+            }
+            Event::Start(_) | Event::End(_) | Event::Empty(_) => out.push(' '),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_xml(name: &str) -> bool {
+    [".xml", ".xhtml", ".opf", ".ncx", ".rels"]
+        .iter()
+        .any(|e| name.ends_with(e))
+}
+
+#[test]
+fn the_identity_engine_gives_every_package_back_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("temp");
+    for name in PACKAGES {
+        let output = dir.path().join(format!("out-{name}"));
+        translate(
+            &fixture(name),
+            &output,
+            &["--engine", "identity", "--quotes", "keep"],
+        );
+        assert!(
+            std::fs::read(&output).expect("output") == std::fs::read(fixture(name)).expect("in"),
+            "{name}: the identity engine changed the package"
+        );
+    }
+}
+
+/// Translated with the fixture model: same entries in the same order and the same way stored,
+/// every entry that holds no text byte for byte as it was, every XML part well-formed with the
+/// same elements, links and styles in the same order, and none of the German sentences left.
+#[test]
+fn translated_packages_keep_everything_but_the_text() {
+    let dir = tempfile::tempdir().expect("temp");
+    let german = german_sentences();
+    for name in PACKAGES {
+        let output = dir.path().join(format!("out-{name}"));
+        let args = with_model();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        translate(&fixture(name), &output, &args);
+        let before = entries(&std::fs::read(fixture(name)).expect("in"));
+        let after = entries(&std::fs::read(&output).expect("out"));
+        let names = |e: &[Entry]| e.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&after), names(&before), "{name}: entries");
+        let mut changed = Vec::new();
+        let mut text = String::new();
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(a.stored, b.stored, "{name}: {} stored/deflated", a.name);
+            if a.bytes == b.bytes {
+                continue;
+            }
+            changed.push(a.name.clone());
+            assert!(is_xml(&a.name), "{name}: {} changed", a.name);
+            let (b_xml, a_xml) = (
+                String::from_utf8(b.bytes.clone()).expect("UTF-8"),
+                String::from_utf8(a.bytes.clone()).expect("UTF-8"),
+            );
+            assert_eq!(
+                structure(&a_xml),
+                structure(&b_xml),
+                "{name}: {} lost, gained or moved an element",
+                a.name
+            );
+            text.push_str(&visible_text(&a_xml));
+            text.push(' ');
+        }
+        assert!(!changed.is_empty(), "{name}: nothing was translated");
+        let left: Vec<&String> = german
+            .iter()
+            .filter(|s| text.contains(s.as_str()))
+            .collect();
+        assert!(left.is_empty(), "{name}: German sentences left: {left:?}");
+        if name.ends_with(".epub") {
+            assert_eq!(after[0].name, "mimetype");
+            assert!(
+                after[0].stored,
+                "the EPUB's mimetype entry must stay stored"
+            );
+        }
+    }
+}
+
+#[test]
+fn epub_title_tables_of_contents_and_language_are_english() {
+    let dir = tempfile::tempdir().expect("temp");
+    let output = dir.path().join("bericht.en.epub");
+    let args = with_model();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    translate(&fixture("bericht.epub"), &output, &args);
+    let before: BTreeMap<String, Vec<u8>> =
+        entries(&std::fs::read(fixture("bericht.epub")).unwrap())
+            .into_iter()
+            .map(|e| (e.name, e.bytes))
+            .collect();
+    let after: BTreeMap<String, Vec<u8>> = entries(&std::fs::read(&output).unwrap())
+        .into_iter()
+        .map(|e| (e.name, e.bytes))
+        .collect();
+    let text = |m: &BTreeMap<String, Vec<u8>>, k: &str| String::from_utf8(m[k].clone()).unwrap();
+    let opf = text(&after, "OEBPS/content.opf");
+    assert!(opf.contains("<dc:language>en</dc:language>"), "{opf}");
+    let title = |opf: &str| {
+        let start = opf.find("<dc:title").unwrap();
+        let start = start + opf[start..].find('>').unwrap() + 1;
+        opf[start..start + opf[start..].find("</dc:title>").unwrap()].to_owned()
+    };
+    assert_ne!(
+        title(&opf),
+        title(&text(&before, "OEBPS/content.opf")),
+        "title"
+    );
+    for part in ["OEBPS/nav.xhtml", "OEBPS/toc.ncx"] {
+        assert_ne!(
+            visible_text(&text(&after, part)),
+            visible_text(&text(&before, part)),
+            "{part} was not translated"
+        );
+        assert!(
+            !text(&after, part).contains("lang=\"de"),
+            "{part} says German"
+        );
+    }
+}
+
+#[test]
+fn a_single_package_needs_an_output_file() {
+    let home = tempfile::tempdir().expect("temp");
+    for name in PACKAGES {
+        de2en(home.path())
+            .args(["translate", "--engine", "identity"])
+            .arg(fixture(name))
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicates::str::contains("-o"))
+            .stderr(predicates::str::contains(*name));
+    }
+}
+
+/// A broken package is one failure naming the file and what is wrong; nothing is written for
+/// it, and the good files of the same folder are translated.
+#[test]
+fn a_damaged_package_fails_alone() {
+    let root = tempfile::tempdir().expect("temp");
+    let input = root.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let good = std::fs::read(fixture("bericht.epub")).unwrap();
+    std::fs::write(input.join("bericht.de.epub"), &good).unwrap();
+    std::fs::write(input.join("kaputt.epub"), b"PK\x03\x04 not really a zip").unwrap();
+    // A real zip without the container that names the package document.
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    writer
+        .start_file("mimetype", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut writer, b"application/epub+zip").unwrap();
+    let bytes = writer.finish().unwrap().into_inner();
+    std::fs::write(input.join("leer.epub"), bytes).unwrap();
+    // A chapter that is not well-formed XML.
+    let mut broken = Vec::new();
+    {
+        let mut archive = zip::ZipArchive::new(Cursor::new(&good[..])).unwrap();
+        let mut writer = zip::ZipWriter::new(Cursor::new(&mut broken));
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).unwrap();
+            let mut content = Vec::new();
+            file.read_to_end(&mut content).unwrap();
+            let name = file.name().expect("a UTF-8 name").into_owned();
+            if name.ends_with("kapitel1.xhtml") {
+                content = b"<html><body><p>Kaputt</body>".to_vec();
+            }
+            writer
+                .start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut writer, &content).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    std::fs::write(input.join("xml.epub"), broken).unwrap();
+    let out = root.path().join("out");
+    let home = tempfile::tempdir().expect("temp");
+    let assert = de2en(home.path())
+        .args([
+            "translate",
+            "--engine",
+            "identity",
+            "--quotes",
+            "keep",
+            "--no-memory",
+        ])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    for (file, what) in [
+        ("kaputt.epub", "not a zip"),
+        ("leer.epub", "META-INF/container.xml"),
+        ("xml.epub", "kapitel1.xhtml"),
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.contains(file) && l.contains(what)),
+            "no message naming {file} and {what}: {stderr}"
+        );
+        assert!(!out.join(file).exists(), "{file} was written");
+    }
+    assert!(stderr.contains("3 failed"), "{stderr}");
+    assert!(
+        std::fs::read(out.join("bericht.en.epub")).expect("the good book was translated") == good
+    );
+}
+
+/// Folder runs: names mapped, `--format json` names each segment's part, `--format review`
+/// writes one page per book, and a second run skips what is up to date.
+#[test]
+fn packages_in_folder_runs_json_and_review() {
+    let root = tempfile::tempdir().expect("temp");
+    let input = root.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(fixture("bericht.epub"), input.join("bericht.de.epub")).unwrap();
+    let home = tempfile::tempdir().expect("temp");
+    let run = |format: &str, out: &Path| {
+        de2en(home.path())
+            .args([
+                "translate",
+                "--engine",
+                "identity",
+                "--no-memory",
+                "--format",
+                format,
+            ])
+            .arg(&input)
+            .arg("-o")
+            .arg(out)
+            .assert()
+            .success()
+    };
+    let json_out = root.path().join("json");
+    run("json", &json_out);
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(json_out.join("bericht.en.epub.json")).expect("the JSON report"),
+    )
+    .expect("JSON");
+    let parts: Vec<&str> = json["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| p["name"].as_str().expect("a name"))
+        .collect();
+    assert!(parts.contains(&"OEBPS/kapitel1.xhtml"), "{parts:?}");
+    let segments = json["segments"].as_array().expect("segments");
+    assert!(segments.len() > 20);
+    for segment in segments {
+        let part = segment["part"]
+            .as_str()
+            .expect("each segment names its part");
+        let target = json["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == part)
+            .expect("a part of the report")["target"]
+            .as_str()
+            .unwrap();
+        let span = &segment["target_span"];
+        let (s, e) = (
+            span[0].as_u64().unwrap() as usize,
+            span[1].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&target[s..e], segment["target"].as_str().unwrap());
+    }
+    let review_out = root.path().join("review");
+    run("review", &review_out);
+    let page = std::fs::read_to_string(review_out.join("bericht.en.epub.review.html"))
+        .expect("a review page for the book");
+    assert!(page.contains("Windpark") || page.contains("windpark") || page.len() > 10_000);
+    let text_out = root.path().join("text");
+    run("text", &text_out);
+    assert!(text_out.join("bericht.en.epub").is_file());
+    let second = run("text", &text_out);
+    let stderr = String::from_utf8_lossy(&second.get_output().stderr).into_owned();
+    assert!(stderr.contains("1 skipped"), "{stderr}");
+}
