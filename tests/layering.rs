@@ -164,6 +164,43 @@ fn crate_graph() -> Graph {
     graph
 }
 
+/// The document model (`src/document/model/`) knows no format: it imports nothing of the
+/// formats or of the file layer above it, and its code (comments and strings aside) names no
+/// format — what rebuilding needs of one it asks the block's `Syntax`.
+#[test]
+fn the_document_model_knows_no_format() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/document/model");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() >= 5, "the model's files: {files:?}");
+    let forbidden = [
+        "formats",
+        "html",
+        "markdown",
+        "xml",
+        "docx",
+        "epub",
+        "odf",
+        "super::super",
+        "document::",
+    ];
+    let mut wrong = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).expect("readable");
+        let code = strip_comments_and_strings(&source).to_lowercase();
+        for (n, line) in code.lines().enumerate() {
+            for word in forbidden.iter().filter(|w| line.contains(*w)) {
+                wrong.push(format!("{}:{}: `{word}`", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the model names a format:\n{}",
+        wrong.join("\n")
+    );
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("readable src") {
         let path = entry.expect("readable entry").path();

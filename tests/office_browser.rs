@@ -74,15 +74,28 @@ fn translated_epub_chapters_render_as_the_german_ones() {
     let browser = match Browser::launch() {
         Ok(browser) => browser,
         Err(reason) => {
-            browser_common::skip("translated_epub_chapters_render_as_the_german_ones", &reason);
+            browser_common::skip(
+                "translated_epub_chapters_render_as_the_german_ones",
+                &reason,
+            );
             return;
         }
     };
-    for chapter in ["OEBPS/kapitel1.xhtml", "OEBPS/kapitel2.xhtml", "OEBPS/nav.xhtml"] {
+    for chapter in [
+        "OEBPS/kapitel1.xhtml",
+        "OEBPS/kapitel2.xhtml",
+        "OEBPS/nav.xhtml",
+    ] {
         let german = dom(&browser, &de.join(chapter));
         let english = dom(&browser, &en.join(chapter));
-        assert_eq!(german["parsererror"], 0, "{chapter}: the German file does not parse");
-        assert_eq!(english["parsererror"], 0, "{chapter}: the translation does not parse");
+        assert_eq!(
+            german["parsererror"], 0,
+            "{chapter}: the German file does not parse"
+        );
+        assert_eq!(
+            english["parsererror"], 0,
+            "{chapter}: the translation does not parse"
+        );
         for key in ["tree", "hrefs", "images"] {
             assert_eq!(english[key], german[key], "{chapter}: {key} differ");
         }

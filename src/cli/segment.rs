@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::{SegmentArgs, SegmentFormat, Status, document_format};
 use crate::document::{self, PrepareOptions, QuoteStyle};
-use crate::engine::identity::IdentityEngine;
 use crate::input;
 
 #[derive(Debug, Serialize)]
@@ -49,7 +48,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
         format,
         quotes: QuoteStyle::Keep,
     };
-    let prepared = document::prepare(text, &options, &IdentityEngine);
+    let prepared = document::segment(text, &options);
     let blocks: Vec<Block> = prepared
         .sentences()
         .iter()

@@ -13,7 +13,7 @@ mod model;
 
 use std::path::Path;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Unlimited};
 use crate::glossary::Glossary;
 use crate::input::{Decoded, InputError};
 
@@ -54,6 +54,12 @@ pub fn open(format: Format, bytes: &[u8], name: &Path) -> Result<SourceFile, Ope
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
 pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> PreparedDocument {
     prepare_with_glossary(source, options, engine, None)
+}
+
+/// `prepare` for segmentation alone: no engine, so no sentence is split for the model's length.
+pub fn segment(source: &str, options: &PrepareOptions) -> PreparedDocument {
+    let parsed = options.format.reader().parse(source);
+    model::prepare(source, parsed, options.quotes, &Unlimited, None)
 }
 
 /// `prepare`, with the terms of `glossary` turned into placeholders (see `crate::glossary`).

@@ -113,3 +113,37 @@ pub trait Engine: Send + Sync {
     /// The longest source (in tokens, EOS included) the model accepts.
     fn max_source_tokens(&self) -> usize;
 }
+
+/// How long a source sentence may be: all that preparing a document needs of an engine (long
+/// sentences are split to fit). Every engine answers for its model.
+pub trait SourceLimit {
+    /// Number of source tokens (EOS included) the model would see for `sentence`.
+    fn source_token_count(&self, sentence: &str) -> usize;
+
+    /// The longest source (in tokens, EOS included) the model accepts.
+    fn max_source_tokens(&self) -> usize;
+}
+
+impl<E: Engine + ?Sized> SourceLimit for E {
+    fn source_token_count(&self, sentence: &str) -> usize {
+        Engine::source_token_count(self, sentence)
+    }
+
+    fn max_source_tokens(&self) -> usize {
+        Engine::max_source_tokens(self)
+    }
+}
+
+/// No model, no limit: segmentation on its own (`de2en segment`) splits no sentence for length.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unlimited;
+
+impl SourceLimit for Unlimited {
+    fn source_token_count(&self, _sentence: &str) -> usize {
+        1
+    }
+
+    fn max_source_tokens(&self) -> usize {
+        usize::MAX
+    }
+}

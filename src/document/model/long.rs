@@ -8,7 +8,7 @@
 //! that cannot be split further is sent whole and the segment flagged `over-long`.
 
 use super::{ByteSpan, SegmentPlan};
-use crate::engine::{Engine, Translation, WordAlignment};
+use crate::engine::{SourceLimit, Translation, WordAlignment};
 
 /// Words after a comma that start a new clause.
 const CLAUSE_STARTERS: &[&str] = &[
@@ -19,14 +19,14 @@ const CLAUSE_STARTERS: &[&str] = &[
 ];
 
 /// Parts of `input` to translate separately, and whether one is still too long.
-pub(crate) fn split(input: &str, engine: &dyn Engine) -> (Vec<ByteSpan>, bool) {
-    let max = engine.max_source_tokens().max(2);
+pub(crate) fn split<L: SourceLimit + ?Sized>(input: &str, limit: &L) -> (Vec<ByteSpan>, bool) {
+    let max = limit.max_source_tokens().max(2);
     let mut parts = Vec::new();
     let mut over_long = false;
     split_into(
         input,
         ByteSpan::new(0, input.len()),
-        engine,
+        limit,
         max,
         &mut parts,
         &mut over_long,
@@ -35,17 +35,17 @@ pub(crate) fn split(input: &str, engine: &dyn Engine) -> (Vec<ByteSpan>, bool) {
     (parts, over_long)
 }
 
-fn split_into(
+fn split_into<L: SourceLimit + ?Sized>(
     input: &str,
     span: ByteSpan,
-    engine: &dyn Engine,
+    limit: &L,
     max: usize,
     parts: &mut Vec<ByteSpan>,
     over_long: &mut bool,
     depth: usize,
 ) {
     let text = &input[span.start..span.end];
-    if engine.source_token_count(text) <= max {
+    if limit.source_token_count(text) <= max {
         parts.push(span);
         return;
     }
@@ -53,8 +53,8 @@ fn split_into(
         Some((left_end, right_start)) if depth < 64 => {
             let left = ByteSpan::new(span.start, span.start + left_end);
             let right = ByteSpan::new(span.start + right_start, span.end);
-            split_into(input, left, engine, max, parts, over_long, depth + 1);
-            split_into(input, right, engine, max, parts, over_long, depth + 1);
+            split_into(input, left, limit, max, parts, over_long, depth + 1);
+            split_into(input, right, limit, max, parts, over_long, depth + 1);
         }
         _ => {
             parts.push(span);
@@ -219,7 +219,7 @@ fn lowercase_first(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineError;
+    use crate::engine::{Engine, EngineError};
 
     struct Tiny(usize);
     impl Engine for Tiny {

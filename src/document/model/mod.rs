@@ -34,7 +34,7 @@ mod syntax;
 
 use serde::Serialize;
 
-use crate::engine::{Engine, Translation, TranslationFlag};
+use crate::engine::{SourceLimit, Translation, TranslationFlag};
 use crate::glossary::Glossary;
 use crate::quotes::{self, QuoteKind, QuoteRole};
 // Re-exported: the document model's callers use these words together with it.
@@ -294,13 +294,13 @@ pub struct TranslatedDocument {
 
 /// Splits a parsed text (`source`, as `parsed` found it) into segments, with the terms of
 /// `glossary` turned into placeholders (see `crate::glossary`); a sentence without any term is
-/// prepared exactly as without the glossary. The engine is asked for token counts only (long
-/// sentences).
-pub(crate) fn prepare(
+/// prepared exactly as without the glossary. `limit` (the engine, or `Unlimited` for
+/// segmentation alone) decides which sentences are too long for the model.
+pub(crate) fn prepare<L: SourceLimit + ?Sized>(
     source: &str,
     parsed: Parsed,
     quotes: QuoteStyle,
-    engine: &dyn Engine,
+    limit: &L,
     glossary: Option<&Glossary>,
 ) -> PreparedDocument {
     let Parsed {
@@ -322,7 +322,7 @@ pub(crate) fn prepare(
             {
                 plan.block = block_index;
                 sentences.push(vec![span]);
-                schedule(plan, engine, &mut inputs, &mut segments);
+                schedule(plan, limit, &mut inputs, &mut segments);
                 continue;
             }
             let plan = SegmentPlan {
@@ -344,7 +344,7 @@ pub(crate) fn prepare(
             if !span.is_empty() {
                 sentences.push(vec![span]);
             }
-            schedule(plan, engine, &mut inputs, &mut segments);
+            schedule(plan, limit, &mut inputs, &mut segments);
             continue;
         }
         let atoms = refine(&block.atoms, source, glossary);
@@ -365,7 +365,7 @@ pub(crate) fn prepare(
             if let Some(glossary) = glossary {
                 plan.terms = planned_terms(&plan, glossary);
             }
-            schedule(plan, engine, &mut inputs, &mut segments);
+            schedule(plan, limit, &mut inputs, &mut segments);
         }
     }
     gap_edits.sort_by_key(|(span, _)| span.start);
@@ -400,9 +400,9 @@ pub(crate) fn prepare(
 /// A segment that is nothing but glossary terms (a heading "Deutsche Bahn", an `alt` text
 /// "Bundeskanzler") has nothing for the model to translate: it gets no part, and its terms'
 /// English is written as the glossary gives it.
-fn schedule(
+fn schedule<L: SourceLimit + ?Sized>(
     mut plan: SegmentPlan,
-    engine: &dyn Engine,
+    limit: &L,
     inputs: &mut Vec<String>,
     segments: &mut Vec<SegmentPlan>,
 ) {
@@ -411,7 +411,7 @@ fn schedule(
         segments.push(plan);
         return;
     }
-    (plan.pieces, plan.over_long) = long::split(&plan.input, engine);
+    (plan.pieces, plan.over_long) = long::split(&plan.input, limit);
     for piece in &plan.pieces {
         inputs.push(plan.input[piece.start..piece.end].to_owned());
     }
