@@ -17,13 +17,15 @@
 use crate::engine::{DecodeOverride, Engine, EngineError, Translation, TranslationFlag};
 
 /// What the guard does (`--guard`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum GuardMode {
-    /// Translations are passed through untouched (the engine's exact output, no flags).
+    /// No checks: the engine's exact output (token for token what transformers gives).
     Off,
-    /// Translations are checked and flagged, never changed.
+    /// Check every translation and flag problems (in --format json and the summary), change
+    /// nothing.
     Detect,
-    /// Flagged translations are decoded again with a stronger search; the better one is kept.
+    /// Check, and decode flagged sentences again with a larger beam and no repeated 3-grams;
+    /// keep the better translation.
     #[default]
     Retry,
 }

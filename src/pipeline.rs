@@ -52,14 +52,17 @@ const MANIFEST_SAVE_EVERY: Duration = Duration::from_secs(2);
 const NO_GLOSSARY: &str = "";
 
 /// What each output file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {
     /// The translated article, in the input's format.
     #[default]
     Text,
-    /// JSON: the translated text and every segment with spans, score and flags.
+    /// JSON: the translated text and every segment with source/target text, byte spans, score
+    /// and flags. In folder mode the output name gets `.json` appended.
     Json,
-    /// A bilingual review page (HTML) per article, and in folder mode an index of them.
+    /// A bilingual review page (self-contained HTML): German and English side by side, one row
+    /// per sentence, aligned words, scores and flags. In folder mode the output name gets
+    /// `.review.html` appended, and `index.html` in the output folder lists every page.
     Review,
 }
 

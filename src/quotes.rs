@@ -11,12 +11,12 @@ use crate::span::ByteSpan;
 
 /// How quotation marks come out. It lives with the quote rules it selects, so the rules need
 /// nothing from the document model that applies them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum QuoteStyle {
-    /// “…” and ‘…’ (the default).
+    /// German „…“, »…« and friends come out as English “…” and ‘…’.
     #[default]
     English,
-    /// The source marks are left as they are.
+    /// The source's quotation marks are left as they are.
     Keep,
 }
 

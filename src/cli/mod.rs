@@ -22,6 +22,7 @@ use crate::engine::marian::EngineSettings;
 use crate::engine::marian::linear::Precision;
 use crate::guard::{GuardConfig, GuardMode};
 use crate::models::DEFAULT_MODEL;
+pub use crate::pipeline::OutputFormat;
 use crate::walk::{PlanOptions, Shard};
 
 const AFTER_HELP: &str = "\
@@ -90,29 +91,6 @@ pub enum InputFormat {
     Epub,
 }
 
-/// What to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// The translated article, in the input's format.
-    Text,
-    /// JSON: the translated text and every segment with source/target text, byte spans, score
-    /// and flags. In folder mode the output name gets `.json` appended.
-    Json,
-    /// A bilingual review page (self-contained HTML): German and English side by side, one row
-    /// per sentence, aligned words, scores and flags. In folder mode the output name gets
-    /// `.review.html` appended, and `index.html` in the output folder lists every page.
-    Review,
-}
-
-/// Quotation marks in the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Quotes {
-    /// German „…“, »…« and friends come out as English “…” and ‘…’.
-    English,
-    /// The source's quotation marks are left as they are.
-    Keep,
-}
-
 /// Arithmetic of the Marian engine's dense layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PrecisionArg {
@@ -121,19 +99,6 @@ pub enum PrecisionArg {
     /// int8 weights and activations (quantized when the model loads): about twice as fast on
     /// CPUs with AVX-512 VNNI, with slightly different output.
     Int8,
-}
-
-/// What the output guard does with each translation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GuardArg {
-    /// No checks: the engine's exact output (token for token what transformers gives).
-    Off,
-    /// Check every translation and flag problems (in --format json and the summary), change
-    /// nothing.
-    Detect,
-    /// Check, and decode flagged sentences again with a larger beam and no repeated 3-grams;
-    /// keep the better translation.
-    Retry,
 }
 
 /// Which engine translates.
@@ -178,8 +143,8 @@ pub struct TranslateArgs {
     pub format: OutputFormat,
 
     /// Quotation marks in the output.
-    #[arg(long, value_enum, default_value_t = Quotes::English, value_name = "STYLE")]
-    pub quotes: Quotes,
+    #[arg(long, value_enum, default_value_t = QuoteStyle::English, value_name = "STYLE")]
+    pub quotes: QuoteStyle,
 
     /// Model folder, or Hugging Face repo id looked up in the local Hugging Face cache
     /// (fetch it with `de2en models fetch`).
@@ -230,8 +195,8 @@ pub struct TranslateArgs {
 
     /// Output guard: catch loops, runaway or truncated output, lost numbers and names, very
     /// unlikely translations; `retry` decodes those again with a stronger search.
-    #[arg(long, value_enum, default_value_t = GuardArg::Retry, value_name = "MODE")]
-    pub guard: GuardArg,
+    #[arg(long, value_enum, default_value_t = GuardMode::Retry, value_name = "MODE")]
+    pub guard: GuardMode,
 
     /// The output guard's `low-score` threshold: mean log-probability per generated token.
     #[arg(long, default_value_t = GuardConfig::default().min_mean_logprob, value_name = "LOGPROB", allow_negative_numbers = true)]
@@ -498,10 +463,7 @@ impl TranslateArgs {
             },
             input_format: self.input_format,
             output_format: self.format,
-            quotes: match self.quotes {
-                Quotes::English => QuoteStyle::English,
-                Quotes::Keep => QuoteStyle::Keep,
-            },
+            quotes: self.quotes,
             engine: self.engine,
             model: self.model,
             engine_settings: EngineSettings {
@@ -519,11 +481,7 @@ impl TranslateArgs {
                 checkpoint_cache: cache_dir.as_ref().map(|dir| dir.join("checkpoints")),
             },
             guard: GuardConfig {
-                mode: match self.guard {
-                    GuardArg::Off => GuardMode::Off,
-                    GuardArg::Detect => GuardMode::Detect,
-                    GuardArg::Retry => GuardMode::Retry,
-                },
+                mode: self.guard,
                 min_mean_logprob: self.guard_min_score,
                 ..GuardConfig::default()
             },

@@ -63,11 +63,7 @@ pub fn run(settings: Settings) -> anyhow::Result<Status> {
         window: settings.window,
         force: settings.force,
         input_format: forced_format(settings.input_format),
-        output_format: match settings.output_format {
-            OutputFormat::Text => pipeline::OutputFormat::Text,
-            OutputFormat::Json => pipeline::OutputFormat::Json,
-            OutputFormat::Review => pipeline::OutputFormat::Review,
-        },
+        output_format: settings.output_format,
         quotes: settings.quotes,
         batch_tokens: settings.engine_settings.batch_tokens,
         fingerprint: Fingerprints::new(
