@@ -55,6 +55,11 @@ impl Package {
         })
     }
 
+    /// The entries' names, in the package's order.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
     pub(crate) fn has(&self, name: &str) -> bool {
         self.names.iter().any(|n| n == name)
     }
