@@ -139,6 +139,39 @@ fn visible_text(xml: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// What a reader sees of a fragment of markup (a segment's target, whose tags need not pair up).
+fn reader_text(fragment: &str) -> String {
+    let mut text = String::new();
+    let mut rest = fragment;
+    while let Some(at) = rest.find('<') {
+        text.push_str(&rest[..at]);
+        let end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
+        let tag = &rest[at..end];
+        // Tabs, line breaks and spaces written as elements are white space on the page.
+        if [
+            "<w:tab",
+            "<w:br",
+            "<text:tab",
+            "<text:line-break",
+            "<text:s",
+        ]
+        .iter()
+        .any(|t| tag.starts_with(t) && !tag[t.len()..].starts_with(|c: char| c.is_alphanumeric()))
+        {
+            text.push(' ');
+        }
+        rest = &rest[end..];
+    }
+    text.push_str(rest);
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn is_xml(name: &str) -> bool {
     [".xml", ".xhtml", ".opf", ".ncx", ".rels"]
         .iter()
@@ -416,4 +449,104 @@ fn packages_in_folder_runs_json_and_review() {
     let second = run("text", &text_out);
     let stderr = String::from_utf8_lossy(&second.get_output().stderr).into_owned();
     assert!(stderr.contains("1 skipped"), "{stderr}");
+}
+
+/// Opened in a real office suite: LibreOffice (headless, installed by scripts/office-check.sh
+/// when missing) converts each translated document to PDF; its text holds the translated
+/// sentences and none of the German ones, and page 1 is kept as a picture
+/// (target/browser-artifacts/office/). Skipped with a reason where LibreOffice cannot be had,
+/// a failure then with DE2EN_REQUIRE_OFFICE=1.
+#[test]
+fn translated_office_documents_open_in_libreoffice() {
+    let documents: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|n| n.ends_with(".docx") || n.ends_with(".odt"))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifacts = root.join("target/browser-artifacts/office");
+    let mut outputs = Vec::new();
+    for name in &documents {
+        let output = dir.path().join(name.replace("bericht.", "bericht.en."));
+        let args = with_model();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        translate(&fixture(name), &output, &args);
+        // The translated sentences, as a reader sees them, from the JSON report.
+        let home = tempfile::tempdir().expect("temp");
+        let report = de2en(home.path())
+            .arg("translate")
+            .args(&args)
+            .args(["--format", "json", "--no-memory"])
+            .arg(fixture(name))
+            .assert()
+            .success();
+        let json: serde_json::Value =
+            serde_json::from_slice(&report.get_output().stdout).expect("JSON");
+        let english: Vec<String> = json["segments"]
+            .as_array()
+            .expect("segments")
+            .iter()
+            .filter(|s| s["part"].as_str().is_some_and(|p| !p.contains("core")))
+            // Notes' marks and fields' results stand inside such a sentence on the page.
+            .filter(|s| {
+                let target = s["target"].as_str().unwrap_or("");
+                ![
+                    "Reference",
+                    "text:note",
+                    "fldChar",
+                    "fldSimple",
+                    "instrText",
+                    "text:page",
+                ]
+                .iter()
+                .any(|m| target.contains(m))
+            })
+            .map(|s| reader_text(s["target"].as_str().unwrap()))
+            .filter(|t| t.len() >= 12)
+            .collect();
+        let list = dir.path().join(format!("{name}.english.txt"));
+        std::fs::write(&list, english.join("\n")).expect("write");
+        outputs.push((output, list));
+    }
+    if outputs.is_empty() {
+        return;
+    }
+    let status = std::process::Command::new("bash")
+        .arg(root.join("scripts/office-check.sh"))
+        .arg("--out")
+        .arg(&artifacts)
+        .args(outputs.iter().map(|(o, _)| o))
+        .status()
+        .expect("bash runs");
+    if status.code() == Some(77) {
+        eprintln!(
+            "SKIPPED translated_office_documents_open_in_libreoffice: LibreOffice cannot be \
+             installed here (see the message above; DE2EN_REQUIRE_OFFICE=1 makes this a failure)"
+        );
+        return;
+    }
+    assert!(status.success(), "LibreOffice could not convert: {status}");
+    for (output, english) in &outputs {
+        let file = output.file_name().unwrap().to_string_lossy().into_owned();
+        let text = artifacts.join(format!("{file}.raw.txt"));
+        assert!(artifacts.join(format!("{file}.page1.png")).is_file());
+        for (sentences, expect) in [
+            (fixture("sentences.txt"), "absent"),
+            (english.clone(), "present"),
+        ] {
+            let check = std::process::Command::new("python3")
+                .arg(root.join("scripts/office_text_check.py"))
+                .arg(&text)
+                .arg(&sentences)
+                .args(["--expect", expect])
+                .output()
+                .expect("python3 runs");
+            assert!(
+                check.status.success(),
+                "{file}: sentences not {expect} in LibreOffice's PDF:\n{}",
+                String::from_utf8_lossy(&check.stdout)
+            );
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! `de2en segment`: shows how de2en cuts a text into sentences, without a model.
 //!
-//! It runs the same `document::prepare` as `translate` and prints each block's sentences as a
+//! It reads and prepares a file as `translate` does (`document::open`, without an engine) and prints each block's sentences as a
 //! reader sees them (`PreparedDocument::sentences`): quotation marks with the sentence they open
 //! or close, URLs and markup in place. Blocks (paragraphs, headings, list items, table cells) are
 //! separated by a blank line.
@@ -10,7 +10,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{SegmentArgs, SegmentFormat, Status, document_format};
-use crate::document::{self, PrepareOptions, QuoteStyle};
+use crate::document::{self, QuoteStyle};
+use crate::engine::Unlimited;
 use crate::input;
 
 #[derive(Debug, Serialize)]
@@ -26,6 +27,10 @@ struct Segmented<'a> {
 
 #[derive(Debug, Serialize)]
 struct Block<'a> {
+    /// The package part the block is in (`word/document.xml`); absent for a file that is one
+    /// text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<&'a str>,
     span: [usize; 2],
     sentences: Vec<Sentence<'a>>,
 }
@@ -36,23 +41,19 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
         .as_deref()
         .filter(|p| *p != std::path::Path::new("-"));
     let format = document_format(args.input_format, path);
-    // A page's own charset declaration decides, as in `translate`.
+    // The file is read as `translate` reads it (a page's own charset declaration decides; a
+    // package's text parts, each a text of its own).
     let bytes = input::read_bytes(path)?;
-    let decoded = document::decode(
+    let file = document::open(
         format,
         &bytes,
         path.unwrap_or(std::path::Path::new("<stdin>")),
     )?;
-    let text = decoded.text.as_str();
-    let options = PrepareOptions {
-        format,
-        quotes: QuoteStyle::Keep,
-    };
-    let prepared = document::segment(text, &options);
-    let blocks: Vec<Block> = prepared
-        .sentences()
-        .iter()
-        .filter_map(|spans| {
+    let prepared = file.prepare(QuoteStyle::Keep, &Unlimited, None);
+    let mut blocks: Vec<Block> = Vec::new();
+    for (part, doc) in prepared.parts() {
+        let text = doc.source();
+        blocks.extend(doc.sentences().iter().filter_map(|spans| {
             let sentences: Vec<Sentence> = spans
                 .iter()
                 .filter_map(|span| {
@@ -63,9 +64,13 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<Status> {
                 })
                 .collect();
             let span = [sentences.first()?.span[0], sentences.last()?.span[1]];
-            Some(Block { span, sentences })
-        })
-        .collect();
+            Some(Block {
+                part,
+                span,
+                sentences,
+            })
+        }));
+    }
 
     let mut stdout = std::io::stdout().lock();
     match args.format {

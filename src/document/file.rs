@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::formats::TextFormat;
 use super::model::{self, PreparedDocument, QuoteStyle, TranslatedDocument};
-use crate::engine::{Engine, Translation};
+use crate::engine::{SourceLimit, Translation};
 use crate::glossary::Glossary;
 
 /// A package could not be read or written.
@@ -76,10 +76,12 @@ impl SourceFile {
     }
 
     /// Splits every text into segments (see `model::prepare`).
-    pub fn prepare(
+    /// `limit`: the engine that will translate (its model's length limit), or `Unlimited` for
+    /// segmentation alone.
+    pub fn prepare<L: SourceLimit + ?Sized>(
         self,
         quotes: QuoteStyle,
-        engine: &dyn Engine,
+        limit: &L,
         glossary: Option<&Glossary>,
     ) -> PreparedFile {
         let parts = self
@@ -87,7 +89,7 @@ impl SourceFile {
             .into_iter()
             .map(|part| {
                 let parsed = part.reader.parse(&part.text);
-                let doc = model::prepare(&part.text, parsed, quotes, engine, glossary);
+                let doc = model::prepare(&part.text, parsed, quotes, limit, glossary);
                 (part.name, doc)
             })
             .collect();
