@@ -951,6 +951,12 @@ fn ends_sentence_inside(text: &str) -> bool {
     false
 }
 
+/// A boundary at a sentence's edge opens the sentence when the text after it starts with it
+/// (no space between), else it closes the one before.
+fn edge_opens(next: &str) -> bool {
+    !next.starts_with(char::is_whitespace)
+}
+
 /// Adds a zero-width marker; returns the pair end it is.
 fn marker(markers: &mut Vec<Marker>, stretch: usize, at: usize, open: bool, rank: u8) -> End {
     markers.push(Marker {
@@ -969,6 +975,8 @@ enum Role {
     Close,
     Break,
     Protected,
+    /// At a sentence's start or end: no partner, the carving leaves it in the gap, where it was.
+    Edge,
 }
 
 /// Which boundary is what, the zero-width markers, and the markup pairs.
@@ -1069,9 +1077,16 @@ fn pair_runs(source: &str, stretches: &[Stretch], plan: &mut Boundaries) {
 /// range), else with the word that touches one, else a protected token.
 fn pair_the_rest(source: &str, stretches: &[Stretch], plan: &mut Boundaries) {
     let n = stretches.len();
+    let edges = sentence_edges(source, stretches, &plan.role);
     let mut j = 1;
     while j < n {
         if plan.role[j] != Role::Unassigned {
+            j += 1;
+            continue;
+        }
+        // A note reference after a full stop stays after it.
+        if edges[j] {
+            plan.role[j] = Role::Edge;
             j += 1;
             continue;
         }
@@ -1117,6 +1132,31 @@ fn pair_the_rest(source: &str, stretches: &[Stretch], plan: &mut Boundaries) {
     }
 }
 
+/// Which boundaries stand where a sentence starts or ends, as the segmenter cuts the paragraph's
+/// text (a boundary the model does not see between two sentences). A boundary the model sees
+/// (a break, a placeholder) is never one.
+fn sentence_edges(source: &str, stretches: &[Stretch], role: &[Role]) -> Vec<bool> {
+    let mut clean = String::new();
+    let mut at = vec![usize::MAX; stretches.len()];
+    for (j, stretch) in stretches.iter().enumerate() {
+        match role[j] {
+            Role::Break => clean.push(' '),
+            Role::Protected => clean.push_str(" Xurl "),
+            _ if j > 0 => at[j] = clean.len(),
+            _ => {}
+        }
+        clean.extend(
+            units(stretch_text(source, stretch))
+                .into_iter()
+                .map(|(_, c)| c),
+        );
+    }
+    let sentences = crate::segment::sentences(&clean);
+    at.iter()
+        .map(|&p| sentences.iter().any(|s| s.start == p || s.end == p))
+        .collect()
+}
+
 /// The atoms in source order, with the pairs' partners.
 fn build_atoms(source: &str, stretches: &[Stretch], plan: &Boundaries) -> Vec<Atom> {
     let markers = &plan.markers;
@@ -1130,6 +1170,8 @@ fn build_atoms(source: &str, stretches: &[Stretch], plan: &Boundaries) -> Vec<At
                 Role::Close => AtomKind::Close,
                 Role::Break => AtomKind::Break,
                 Role::Protected | Role::Unassigned => AtomKind::Protected,
+                Role::Edge if edge_opens(stretch_text(source, stretch)) => AtomKind::Open,
+                Role::Edge => AtomKind::Close,
             };
             boundary_atom[j] = atoms.len();
             atoms.push(Atom::new(
@@ -1672,6 +1714,28 @@ mod tests {
                 shape(xml).texts.into_iter().map(|(_, _, t)| t).collect()
             };
             prop_assert_eq!(visible(&target), visible(&translate(&WordXml, &whole, &REVERSE).1));
+        }
+    }
+
+    #[test]
+    fn note_references_and_formatted_runs_keep_their_place() {
+        let source = part("word/document.xml");
+        let (_, target, flags) = translate(&WordXml, &source, &KEEP_ORDER);
+        assert!(flags.is_empty(), "{flags:?}");
+        for expected in [
+            // The bold run inside the sentence, the footnote reference after the full stop.
+            r#"<w:t xml:space="preserve">THE DIE BUNDESREGIERUNG HAT </w:t></w:r><w:r><w:rPr><w:b/><w:bCs/><w:lang w:val="en-US"/></w:rPr><w:t>AM MONTAG</w:t></w:r><w:r><w:rPr><w:lang w:val="en-US"/></w:rPr><w:t xml:space="preserve"> EIN NEUES GESETZ ZUM AUSBAU DER WINDENERGIE BESCHLOSSEN.</w:t></w:r><w:r><w:rPr><w:rStyle w:val="FootnoteReference"/></w:rPr><w:footnoteReference w:id="1"/></w:r><w:r><w:t xml:space="preserve"> THE KÜNFTIG"#,
+            r#"BEFASSEN.</w:t></w:r><w:r><w:rPr><w:rStyle w:val="EndnoteReference"/></w:rPr><w:endnoteReference w:id="1"/></w:r><w:r><w:t xml:space="preserve"> THE SOLLTE"#,
+            // The bookmark around the bold run and the link, the link around its words.
+            r#"<w:t xml:space="preserve">THE DER </w:t></w:r><w:bookmarkStart w:id="301" w:name="Gesetzestext"/><w:r><w:rPr><w:b/><w:bCs/></w:rPr><w:t>VOLLSTÄNDIGE</w:t></w:r><w:r><w:t xml:space="preserve"> GESETZESTEXT IST AUF DER </w:t></w:r><w:hyperlink r:id="rId11" w:history="1"><w:r><w:rPr><w:rStyle w:val="Hyperlink"/></w:rPr><w:t>WEBSITE DES BUNDESTAGES</w:t></w:r></w:hyperlink><w:bookmarkEnd w:id="301"/><w:r><w:t xml:space="preserve"> VERÖFFENTLICHT WORDEN.</w:t>"#,
+            // The comment's range around its word.
+            r#"<w:commentRangeStart w:id="0"/><w:r><w:t>UMWELTVERBÄNDEN</w:t></w:r><w:commentRangeEnd w:id="0"/>"#,
+            // The tracked change: the deletion kept, the insertion translated.
+            r#"<w:delText>Herbst</w:delText></w:r></w:del><w:ins w:id="202" w:author="Redaktion" w:date="2026-12-01T09:00:00Z"><w:r><w:t>FRÜHJAHR</w:t></w:r></w:ins>"#,
+            // Tab and line break between the right words.
+            r#"<w:t>THE BERLIN</w:t></w:r><w:r><w:tab/></w:r><w:r><w:t>5 DEZEMBER 2026</w:t></w:r><w:r><w:br/></w:r><w:r><w:rPr><w:i/><w:iCs/></w:rPr><w:t>VON UNSERER"#,
+        ] {
+            assert!(target.contains(expected), "{expected}");
         }
     }
 
