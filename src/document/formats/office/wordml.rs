@@ -1740,6 +1740,27 @@ mod tests {
     }
 
     #[test]
+    fn the_fixture_model_gives_well_formed_parts_with_every_run() {
+        use crate::engine::marian::{EngineSettings, MarianEngine};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/models/tiny-swish");
+        let settings = EngineSettings {
+            beam_size: Some(1),
+            max_new_tokens: Some(40),
+            ..EngineSettings::default()
+        };
+        let engine = MarianEngine::load(&dir, &settings).expect("the fixture model");
+        for name in WORD_PARTS {
+            let source = part(name);
+            let (_, target, _) = translate(&WordXml, &source, &engine);
+            assert_ne!(target, source, "{name} translated");
+            let (before, after) = (shape(&source), shape(&target));
+            assert_eq!(before.paragraphs, after.paragraphs, "{name}");
+            assert_eq!(before.kept, after.kept, "{name}");
+        }
+    }
+
+    #[test]
     fn a_text_box_inside_a_paragraph_cuts_it_into_blocks_in_order() {
         let source = concat!(
             "<w:body><w:p><w:r><w:t>Vorher steht ein Satz.</w:t></w:r><w:r><w:drawing>",
