@@ -1761,6 +1761,35 @@ mod tests {
     }
 
     #[test]
+    fn segment_reports_point_into_the_part_and_read_as_text() {
+        let source = part("word/document.xml");
+        let parsed = WordXml.parse(&source);
+        let prepared = model::prepare(&source, parsed, QuoteStyle::Keep, &KEEP_ORDER, None);
+        let inputs: Vec<&str> = prepared.model_inputs();
+        let translations = KEEP_ORDER.translate(&inputs).expect("translations");
+        let done = prepared.finish(&translations);
+        assert!(!done.segments.is_empty());
+        for segment in &done.segments {
+            let [a, b] = segment.source_span;
+            assert_eq!(source[a..b], segment.source);
+            let [a, b] = segment.target_span;
+            assert_eq!(done.target[a..b], segment.target);
+            // What a reader sees: the words, no tags, no deleted text.
+            let seen = WORD_TEXT.visible(&segment.target);
+            assert!(!seen.contains('<') && !seen.contains("Herbst"), "{seen}");
+            assert!(seen.starts_with("THE"), "{seen}");
+        }
+        // The sentence with the tracked change reads as the reader sees it.
+        let sentence =
+            "Die Länder müssen dafür eigene Flächenpläne vorlegen, die im Frühjahr geprüft werden.";
+        assert!(
+            done.segments
+                .iter()
+                .any(|s| WORD_TEXT.visible(&s.source) == sentence)
+        );
+    }
+
+    #[test]
     fn a_text_box_inside_a_paragraph_cuts_it_into_blocks_in_order() {
         let source = concat!(
             "<w:body><w:p><w:r><w:t>Vorher steht ein Satz.</w:t></w:r><w:r><w:drawing>",
