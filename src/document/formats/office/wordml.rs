@@ -1790,6 +1790,34 @@ mod tests {
     }
 
     #[test]
+    fn a_hyperlink_field_is_text_and_other_field_results_are_placeholders() {
+        let source = concat!(
+            r#"<w:body><w:p><w:r><w:t xml:space="preserve">Mehr auf der </w:t></w:r>"#,
+            r#"<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> HYPERLINK "https://example.org" </w:instrText></w:r>"#,
+            r#"<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:rPr><w:rStyle w:val="Hyperlink"/></w:rPr><w:t>Seite des Vereins</w:t></w:r>"#,
+            r#"<w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t xml:space="preserve"> und im Heft auf Seite </w:t></w:r>"#,
+            r#"<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> PAGEREF x </w:instrText></w:r>"#,
+            r#"<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>7</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>"#,
+            r#"<w:r><w:t>.</w:t></w:r></w:p></w:body>"#
+        );
+        let (inputs, identity, _) = translate(&WordXml, source, &IdentityEngine);
+        // (The page number ends the sentence: it stays in the gap with the full stop.)
+        assert_eq!(
+            inputs,
+            vec!["Mehr auf der Seite des Vereins und im Heft auf Seite"]
+        );
+        assert_eq!(identity, source);
+        let (_, target, flags) = translate(&WordXml, source, &KEEP_ORDER);
+        assert!(flags.is_empty(), "{flags:?}");
+        assert!(
+            target.contains(r#"<w:rStyle w:val="Hyperlink"/></w:rPr><w:t>SEITE DES VEREINS</w:t>"#),
+            "{target}"
+        );
+        assert!(target.contains("<w:t>7</w:t>"), "{target}");
+        assert_eq!(shape(&target).paragraphs, shape(source).paragraphs);
+    }
+
+    #[test]
     fn a_text_box_inside_a_paragraph_cuts_it_into_blocks_in_order() {
         let source = concat!(
             "<w:body><w:p><w:r><w:t>Vorher steht ein Satz.</w:t></w:r><w:r><w:drawing>",
