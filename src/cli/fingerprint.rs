@@ -95,6 +95,7 @@ fn input_name(format: InputFormat) -> &'static str {
         InputFormat::Markdown => "markdown",
         InputFormat::Lines => "lines",
         InputFormat::Html => "html",
+        InputFormat::Docx => "docx",
         InputFormat::Epub => "epub",
     }
 }
@@ -144,6 +145,7 @@ fn legacy(settings: &Settings, engine: &str) -> String {
         InputFormat::Lines => "Lines",
         InputFormat::Html => "Html",
         // No release before version 2 read it: no old manifest can name it.
+        InputFormat::Docx => "Docx",
         InputFormat::Epub => "Epub",
     };
     let output = match settings.output_format {

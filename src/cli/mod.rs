@@ -74,7 +74,7 @@ pub enum Command {
 /// How to read the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
-    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, .epub EPUB,
+    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, .docx Word, .epub EPUB,
     /// everything else (and stdin) plain text.
     Auto,
     /// Plain text: paragraphs split by blank lines, line breaks kept.
@@ -86,6 +86,9 @@ pub enum InputFormat {
     /// An HTML page: text and some attributes translated, tags, scripts and styles kept byte for
     /// byte; the output is UTF-8.
     Html,
+    /// A Word document (.docx): body, tables, headers, footers, notes and title translated,
+    /// formatting kept; needs -o FILE for a single document.
+    Docx,
     /// An EPUB book (.epub): XHTML documents, title and tables of contents translated; needs
     /// -o FILE for a single book.
     Epub,
@@ -511,6 +514,7 @@ pub fn forced_format(choice: InputFormat) -> Option<Format> {
         InputFormat::Markdown => Some(Format::Markdown),
         InputFormat::Lines => Some(Format::Lines),
         InputFormat::Html => Some(Format::Html),
+        InputFormat::Docx => Some(Format::Docx),
         InputFormat::Epub => Some(Format::Epub),
     }
 }

@@ -30,6 +30,9 @@ pub enum Format {
     Lines,
     /// An HTML page: text and some attributes translated, everything else kept byte for byte.
     Html,
+    /// A Word document (.docx): body, tables, text boxes, headers, footers, notes and title
+    /// translated, formatting kept.
+    Docx,
     /// An EPUB book: its XHTML documents, title and tables of contents translated.
     Epub,
 }
@@ -44,6 +47,7 @@ impl Format {
         match ext.as_deref() {
             Some("md" | "markdown") => Format::Markdown,
             Some("html" | "htm" | "xhtml") => Format::Html,
+            Some("docx") => Format::Docx,
             Some("epub") => Format::Epub,
             _ => Format::Text,
         }
@@ -52,6 +56,7 @@ impl Format {
     /// Reads a file's bytes (`name` for messages) as this format.
     pub(crate) fn open(self, bytes: &[u8], name: &Path) -> Result<SourceFile, OpenError> {
         match self {
+            Format::Docx => office::docx::open(bytes, name),
             Format::Epub => office::epub::open(bytes, name),
             _ => {
                 let reader = self.reader();
@@ -65,6 +70,7 @@ impl Format {
     /// terminal): what kind it is, as users call it.
     pub fn package_kind(self) -> Option<&'static str> {
         match self {
+            Format::Docx => Some("Word"),
             Format::Epub => Some("EPUB"),
             Format::Text | Format::Markdown | Format::Lines | Format::Html => None,
         }
@@ -74,7 +80,7 @@ impl Format {
     /// text (`document::prepare`), it is read as plain text.
     pub(crate) fn reader(self) -> &'static dyn TextFormat {
         match self {
-            Format::Text | Format::Epub => &plain::PlainText,
+            Format::Text | Format::Docx | Format::Epub => &plain::PlainText,
             Format::Markdown => &markdown::Markdown,
             Format::Lines => &lines::Lines,
             Format::Html => &html::Html,

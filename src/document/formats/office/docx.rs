@@ -17,15 +17,18 @@ const KIND: &str = "Word";
 /// The document's body, by the package's own relationships (`word/document.xml` in practice).
 fn main_part(package: &Package) -> Result<String, PackageError> {
     let rels = package.xml("_rels/.rels")?;
-    let target = rels.split("<Relationship ").skip(1).find_map(|relationship| {
-        let attribute = |name: &str| {
-            let at = relationship.find(&format!("{name}=\""))? + name.len() + 2;
-            Some(relationship[at..at + relationship[at..].find('"')?].to_owned())
-        };
-        attribute("Type")
-            .filter(|t| t.ends_with("/officeDocument"))
-            .and_then(|_| attribute("Target"))
-    });
+    let target = rels
+        .split("<Relationship ")
+        .skip(1)
+        .find_map(|relationship| {
+            let attribute = |name: &str| {
+                let at = relationship.find(&format!("{name}=\""))? + name.len() + 2;
+                Some(relationship[at..at + relationship[at..].find('"')?].to_owned())
+            };
+            attribute("Type")
+                .filter(|t| t.ends_with("/officeDocument"))
+                .and_then(|_| attribute("Target"))
+        });
     Ok(target
         .map(|t| t.trim_start_matches('/').to_owned())
         .unwrap_or_else(|| "word/document.xml".to_owned()))
@@ -48,7 +51,9 @@ fn is_text_part(dir: &str, name: &str) -> bool {
 pub(crate) fn open(bytes: &[u8], path: &Path) -> Result<SourceFile, OpenError> {
     let package = Package::read(bytes, path, KIND)?;
     let main = main_part(&package)?;
-    let dir = main.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
+    let dir = main
+        .rsplit_once('/')
+        .map_or(String::new(), |(d, _)| format!("{d}/"));
     let mut parts: Vec<(String, &'static dyn TextFormat, PartFinish)> =
         vec![(main.clone(), &WordXml, wordml::finish_part)];
     for name in package.names() {
