@@ -9,6 +9,7 @@
 pub(crate) mod html;
 mod lines;
 mod markdown;
+pub(crate) mod office;
 mod plain;
 
 use std::path::Path;
