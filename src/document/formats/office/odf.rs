@@ -23,7 +23,8 @@
 //!   lone mark, a `draw:frame`): next to a space they and the space are one `Break` atom (the
 //!   model sees one space, not a placeholder; the tags go back at a space of the translation, in
 //!   their order among the inline tags), glued between two words one protected token.
-//!   `text:s`, `text:tab` and `text:line-break` are `Break` atoms too.
+//!   `text:s`, `text:tab` and `text:line-break` are `Break` atoms too, except a `text:s` that is
+//!   the only space between two words: a space, as a reference is its character.
 //! - A footnote or endnote (`text:note`): after a sentence's end like the tags above (it stays
 //!   with the sentence's end); inside a sentence ("Regierung¹ hat") a protected token, whose
 //!   placeholder the model carries along with its word.
@@ -1122,7 +1123,7 @@ fn stop_runs(pieces: &[Piece]) -> Vec<(usize, usize)> {
 /// A note after a sentence's end (or a space) stands beside the words; one inside a sentence
 /// ("Regierung¹ hat") is a placeholder the model carries with its word.
 fn place_notes(source: &str, pieces: &mut [Piece]) {
-    const ENDS: [char; 6] = ['.', '!', '?', '…', ':', ';'];
+    const ENDS: [char; 4] = ['.', '!', '?', '…'];
     const CLOSING: [char; 8] = ['"', '\'', '“', '”', '’', '«', '»', ')'];
     for k in 0..pieces.len() {
         let Piece::Stop(span, Stop::Note) = pieces[k] else {
@@ -1145,11 +1146,35 @@ fn place_notes(source: &str, pieces: &mut [Piece]) {
     }
 }
 
+/// A `text:s` for one space with no white space beside it is the space between two words
+/// (LibreOffice writes one after a field: `<text:page-number/><text:s/>von`): the model sees a
+/// space, and a translation writes its own spaces. (As a break it would have to keep its order
+/// with the field's placeholder, which breaks are not placed by.)
+fn single_spaces(source: &str, pieces: &mut [Piece]) {
+    for k in 0..pieces.len() {
+        let Piece::Stop(span, Stop::Space { line: false }) = pieces[k] else {
+            continue;
+        };
+        let beside = |p: Option<&Piece>| {
+            matches!(p, Some(Piece::Ws(_))) || p.is_some_and(Piece::in_stop_run)
+        };
+        let one = !source[span.start..span.end].contains("text:c=")
+            || source[span.start..span.end].contains("text:c=\"1\"");
+        if one
+            && !beside(k.checked_sub(1).and_then(|b| pieces.get(b)))
+            && !beside(pieces.get(k + 1))
+        {
+            pieces[k] = Piece::Reference(span, Some(' '));
+        }
+    }
+}
+
 /// The atoms of a paragraph's pieces (see the module documentation).
 fn atoms(source: &str, mut pieces: Vec<Piece>) -> Vec<Atom> {
     place_notes(source, &mut pieces);
     pair_marks(source, &mut pieces);
     join_seams(source, &mut pieces);
+    single_spaces(source, &mut pieces);
     let runs = stop_runs(&pieces);
     let mut atoms: Vec<Atom> = Vec::with_capacity(pieces.len());
     let mut atom_of = vec![usize::MAX; pieces.len()];
@@ -1841,6 +1866,24 @@ mod tests {
                 "Seite ZX1 von ZX2 Seiten.",
                 "Ein Lesezeichen und fette WörterZX1, sagte er."
             ]
+        );
+    }
+
+    #[test]
+    fn a_field_keeps_its_place_before_the_space_libreoffice_writes_after_it() {
+        // LibreOffice's footer: the space after a field is a `text:s`.
+        let source = body(
+            r#"<text:p>Alle Rechte vorbehalten.<text:tab/>Seite <text:page-number text:select-page="current">1</text:page-number><text:s/>von <text:page-count>1</text:page-count></text:p>"#,
+        );
+        assert_eq!(
+            inputs_of(&source),
+            vec!["Alle Rechte vorbehalten.", "Seite ZX1 von"]
+        );
+        let (_, output, _) = translate(&source, &Rewriter { reverse: false });
+        assert_well_formed(&output);
+        assert!(
+            output.contains(r#"<text:tab/>Reportedly SEITE <text:page-number text:select-page="current">1</text:page-number> VON <text:page-count>1</text:page-count>"#),
+            "{output}"
         );
     }
 
