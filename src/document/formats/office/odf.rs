@@ -12,8 +12,8 @@
 //! - `text:span`, `text:a`, `text:meta`: inline markup, `Open`/`Close` atoms put back around the
 //!   translated words. Two neighbouring spans with the same start tag whose seam touches a space
 //!   (`<span T1>eins. </span><span T1>Zwei`, as generators write runs) are one span to the model:
-//!   the seam is a tag-holding line-break atom, so a sentence is never cut at a seam that nobody
-//!   sees.
+//!   the seam is a `Break` atom that holds its two tags (it goes back at a space inside the span),
+//!   so a sentence is never cut at a seam that nobody sees.
 //! - Marks that stand in pairs, `text:bookmark-start`/`-end`, `text:reference-mark-start`/`-end`,
 //!   `text:change-start`/`-end` (a tracked insertion), an `office:annotation` (a comment, with its
 //!   text, never translated) and its `office:annotation-end`: when both halves lie in the same
@@ -585,6 +585,9 @@ fn decode_into(raw: &str, out: &mut String) {
 // ---------------------------------------------------------------------------------------------
 // Which element is what
 
+/// How many elements deep the walk looks for paragraphs inside paragraphs.
+const MAX_NESTING: usize = 200;
+
 /// Inline elements whose content is the paragraph's text.
 const INLINE: &[&str] = &["text:span", "text:a", "text:meta"];
 
@@ -851,7 +854,9 @@ impl<'s, 'a> Walker<'s, 'a> {
                     }
                     Some(k) => {
                         let span = ByteSpan::new(token.span.start, self.scan.tokens[k].span.end);
-                        if !skipped(token.name) {
+                        // (Prose nested deeper than any document nests it is left as it is:
+                        // the walk recurses once per level.)
+                        if !skipped(token.name) && context.len() < MAX_NESTING {
                             context.push(token.name);
                             self.walk(i + 1, k, context, true, &mut children);
                             context.pop();
@@ -1964,6 +1969,17 @@ mod tests {
             finish_part(&body(pretty), &body(&pretty.replace("Ein", "One"))),
             body(&pretty.replace("Ein", "One"))
         );
+    }
+
+    #[test]
+    fn deeply_nested_frames_are_no_stack_overflow() {
+        let depth = 5000;
+        let open = r#"<text:p>Satz <draw:frame><draw:text-box>"#.repeat(depth);
+        let close = "</draw:text-box></draw:frame> Ende.</text:p>".repeat(depth);
+        let source = body(&format!("{open}<text:p>Innen.</text:p>{close}"));
+        let (inputs, output, _) = translate(&source, &IdentityEngine);
+        assert_eq!(output, source);
+        assert!(inputs.len() >= 2);
     }
 
     #[test]
