@@ -96,6 +96,7 @@ fn input_name(format: InputFormat) -> &'static str {
         InputFormat::Lines => "lines",
         InputFormat::Html => "html",
         InputFormat::Docx => "docx",
+        InputFormat::Odt => "odt",
         InputFormat::Epub => "epub",
     }
 }
@@ -146,6 +147,7 @@ fn legacy(settings: &Settings, engine: &str) -> String {
         InputFormat::Html => "Html",
         // No release before version 2 read it: no old manifest can name it.
         InputFormat::Docx => "Docx",
+        InputFormat::Odt => "Odt",
         InputFormat::Epub => "Epub",
     };
     let output = match settings.output_format {

@@ -74,7 +74,7 @@ pub enum Command {
 /// How to read the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
-    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, .docx Word, .epub EPUB,
+    /// By extension: .md and .markdown are Markdown, .html, .htm and .xhtml HTML, .docx Word, .odt OpenDocument, .epub EPUB,
     /// everything else (and stdin) plain text.
     Auto,
     /// Plain text: paragraphs split by blank lines, line breaks kept.
@@ -89,6 +89,9 @@ pub enum InputFormat {
     /// A Word document (.docx): body, tables, headers, footers, notes and title translated,
     /// formatting kept; needs -o FILE for a single document.
     Docx,
+    /// An OpenDocument text (.odt): body, tables, notes, headers, footers and title translated,
+    /// formatting kept; needs -o FILE for a single document.
+    Odt,
     /// An EPUB book (.epub): XHTML documents, title and tables of contents translated; needs
     /// -o FILE for a single book.
     Epub,
@@ -515,6 +518,7 @@ pub fn forced_format(choice: InputFormat) -> Option<Format> {
         InputFormat::Lines => Some(Format::Lines),
         InputFormat::Html => Some(Format::Html),
         InputFormat::Docx => Some(Format::Docx),
+        InputFormat::Odt => Some(Format::Odt),
         InputFormat::Epub => Some(Format::Epub),
     }
 }

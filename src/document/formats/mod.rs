@@ -33,6 +33,9 @@ pub enum Format {
     /// A Word document (.docx): body, tables, text boxes, headers, footers, notes and title
     /// translated, formatting kept.
     Docx,
+    /// An OpenDocument text (.odt): body, tables, notes, text boxes, headers, footers and title
+    /// translated, formatting kept.
+    Odt,
     /// An EPUB book: its XHTML documents, title and tables of contents translated.
     Epub,
 }
@@ -48,6 +51,7 @@ impl Format {
             Some("md" | "markdown") => Format::Markdown,
             Some("html" | "htm" | "xhtml") => Format::Html,
             Some("docx") => Format::Docx,
+            Some("odt") => Format::Odt,
             Some("epub") => Format::Epub,
             _ => Format::Text,
         }
@@ -57,6 +61,7 @@ impl Format {
     pub(crate) fn open(self, bytes: &[u8], name: &Path) -> Result<SourceFile, OpenError> {
         match self {
             Format::Docx => office::docx::open(bytes, name),
+            Format::Odt => office::odt::open(bytes, name),
             Format::Epub => office::epub::open(bytes, name),
             _ => {
                 let reader = self.reader();
@@ -71,6 +76,7 @@ impl Format {
     pub fn package_kind(self) -> Option<&'static str> {
         match self {
             Format::Docx => Some("Word"),
+            Format::Odt => Some("OpenDocument"),
             Format::Epub => Some("EPUB"),
             Format::Text | Format::Markdown | Format::Lines | Format::Html => None,
         }
@@ -80,7 +86,7 @@ impl Format {
     /// text (`document::prepare`), it is read as plain text.
     pub(crate) fn reader(self) -> &'static dyn TextFormat {
         match self {
-            Format::Text | Format::Docx | Format::Epub => &plain::PlainText,
+            Format::Text | Format::Docx | Format::Odt | Format::Epub => &plain::PlainText,
             Format::Markdown => &markdown::Markdown,
             Format::Lines => &lines::Lines,
             Format::Html => &html::Html,

@@ -16,13 +16,20 @@ const KIND: &str = "OpenDocument";
 pub(crate) fn open(bytes: &[u8], path: &Path) -> Result<SourceFile, OpenError> {
     let package = Package::read(bytes, path, KIND)?;
     let mut names = vec!["content.xml"];
-    names.extend(["styles.xml", "meta.xml"].into_iter().filter(|n| package.has(n)));
+    names.extend(
+        ["styles.xml", "meta.xml"]
+            .into_iter()
+            .filter(|n| package.has(n)),
+    );
     let mut source_parts = Vec::with_capacity(names.len());
     let mut finishes = Vec::with_capacity(names.len());
     let mut language: Vec<(String, LanguageRewrite)> = Vec::new();
     for name in names {
         let text = package.xml(name)?;
-        finishes.push((name.to_owned(), odf::finish_part as fn(&str, &str) -> String));
+        finishes.push((
+            name.to_owned(),
+            odf::finish_part as fn(&str, &str) -> String,
+        ));
         language.push((name.to_owned(), odf::english_language));
         source_parts.push(SourcePart {
             name: Some(name.to_owned()),
