@@ -14,11 +14,17 @@ cargo clippy --all-targets -- -D warnings
 if chromium=$(bash scripts/install-chromium.sh) && [ -n "$chromium" ]; then
     export DE2EN_CHROMIUM="$chromium" DE2EN_REQUIRE_BROWSER=1
 fi
+# The office test (tests/office.rs) opens translated .docx/.odt files in LibreOffice:
+# scripts/office-check.sh installs libreoffice-writer-nogui and poppler-utils on first use (root,
+# apt-get). Where it can install them, a conversion that cannot run fails instead of SKIPPED.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DE2EN_REQUIRE_OFFICE=1
+fi
 # Property tests run a fixed sample here, so a CI run cannot fail by the luck of its seed; wider
 # random runs are for development: PROPTEST_CASES=20000 cargo test --release --test document
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261202}"
 cargo test --all-targets
-echo "test.sh: browser screenshots (CI artifacts) are in target/browser-artifacts/" >&2
+echo "test.sh: browser and LibreOffice screenshots (CI artifacts) are in target/browser-artifacts/" >&2
 if [ -n "${DE2EN_SKIP_SLURM:-}" ]; then
     echo "test.sh: DE2EN_SKIP_SLURM is set: the SLURM job array was not checked" >&2
 elif [ "$(id -u)" != 0 ]; then
