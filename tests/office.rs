@@ -353,7 +353,9 @@ fn a_damaged_package_fails_alone() {
         .unwrap();
     std::io::Write::write_all(&mut writer, b"application/epub+zip").unwrap();
     let bytes = writer.finish().unwrap().into_inner();
-    std::fs::write(input.join("leer.epub"), bytes).unwrap();
+    std::fs::write(input.join("leer.epub"), &bytes).unwrap();
+    std::fs::write(input.join("leer.docx"), &bytes).unwrap();
+    std::fs::write(input.join("leer.odt"), &bytes).unwrap();
     // A chapter that is not well-formed XML.
     let mut broken = Vec::new();
     {
@@ -396,6 +398,8 @@ fn a_damaged_package_fails_alone() {
         ("kaputt.epub", "not a zip"),
         ("leer.epub", "META-INF/container.xml"),
         ("xml.epub", "kapitel1.xhtml"),
+        ("leer.docx", "_rels/.rels"),
+        ("leer.odt", "content.xml"),
     ] {
         assert!(
             stderr.lines().any(|l| l.contains(file) && l.contains(what)),
@@ -403,7 +407,7 @@ fn a_damaged_package_fails_alone() {
         );
         assert!(!out.join(file).exists(), "{file} was written");
     }
-    assert!(stderr.contains("3 failed"), "{stderr}");
+    assert!(stderr.contains("5 failed"), "{stderr}");
     assert!(
         std::fs::read(out.join("bericht.en.epub")).expect("the good book was translated") == good
     );
