@@ -18,8 +18,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::document::{Format, QuoteStyle};
-use crate::engine::marian::EngineSettings;
-use crate::engine::marian::linear::Precision;
+use crate::engine::settings::{EngineSettings, Precision};
 use crate::guard::{GuardConfig, GuardMode};
 use crate::models::DEFAULT_MODEL;
 pub use crate::pipeline::OutputFormat;
@@ -97,16 +96,6 @@ pub enum InputFormat {
     Epub,
 }
 
-/// Arithmetic of the Marian engine's dense layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PrecisionArg {
-    /// f32: exact, the same output as transformers.
-    F32,
-    /// int8 weights and activations (quantized when the model loads): about twice as fast on
-    /// CPUs with AVX-512 VNNI, with slightly different output.
-    Int8,
-}
-
 /// Which engine translates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
@@ -162,8 +151,8 @@ pub struct TranslateArgs {
     pub engine: EngineKind,
 
     /// Arithmetic of the dense layers (--engine marian): f32 is exact, int8 is faster.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32, value_name = "PRECISION")]
-    pub precision: PrecisionArg,
+    #[arg(long, value_enum, default_value_t = Precision::F32, value_name = "PRECISION")]
+    pub precision: Precision,
 
     /// Where de2en keeps legacy (pre-2020 zip-less) PyTorch checkpoints converted to
     /// safetensors, so that only the first run parses them, the translation memory and the
@@ -440,7 +429,7 @@ impl TranslateArgs {
                 self.guard_min_score
             )));
         }
-        if self.precision == PrecisionArg::Int8 && self.engine != EngineKind::Marian {
+        if self.precision == Precision::Int8 && self.engine != EngineKind::Marian {
             return Err(UsageError::new(
                 "--precision int8 is a setting of the marian engine; use --engine marian"
                     .to_owned(),
@@ -480,10 +469,7 @@ impl TranslateArgs {
                 // Word alignment places Markdown emphasis and links on the translated words; a
                 // file of bare sentences has no markup to place.
                 alignment: self.input_format != InputFormat::Lines,
-                precision: match self.precision {
-                    PrecisionArg::F32 => Precision::F32,
-                    PrecisionArg::Int8 => Precision::Int8,
-                },
+                precision: self.precision,
                 checkpoint_cache: cache_dir.as_ref().map(|dir| dir.join("checkpoints")),
             },
             guard: GuardConfig {

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::engine::identity::IdentityEngine;
 use crate::engine::marian::MarianEngine;
-use crate::engine::marian::linear::Precision;
+use crate::engine::settings::Precision;
 use crate::engine::{DecodeOverride, Engine, EngineError, Translation};
 use crate::glossary::Glossary;
 use crate::guard::{GuardConfig, GuardMode, Guarded};

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod marian;
 #[cfg(feature = "rust-bert")]
 pub mod rust_bert;
+pub mod settings;
 pub mod tokenizer;
 
 use crate::span::ByteSpan;

@@ -39,8 +39,8 @@ use tch::{Device, Kind, Tensor, nn};
 
 use super::checkpoint::{self, Checkpoint};
 use super::decode::{StepModel, StepOutput};
-use super::marian::linear::Precision;
-use super::marian::{EngineSettings, MarianEngine, ModelFolder, Network};
+use super::marian::{MarianEngine, ModelFolder, Network};
+use super::settings::{EngineSettings, Precision};
 use super::{DecodeOverride, Engine, EngineError, Translation};
 
 /// A Marian model folder on rust-bert's network.

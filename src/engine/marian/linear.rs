@@ -28,6 +28,7 @@ use rten_tensor::NdTensorView;
 
 use super::int8_widened;
 use crate::engine::EngineError;
+pub use crate::engine::settings::Precision;
 
 /// Runs `f` on the f32 contents of `t` (made contiguous first), without copying.
 pub(super) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, EngineError> {
@@ -44,16 +45,6 @@ pub(super) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, 
         }
         _ => Err(candle_core::Error::Msg("the Marian engine runs on the CPU only".into()).into()),
     }
-}
-
-/// Arithmetic of the dense layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    /// f32 everywhere: the reference, exact against transformers.
-    #[default]
-    F32,
-    /// int8 weights and activations, i32 accumulation, f32 everything else.
-    Int8,
 }
 
 /// The kernel that multiplies int8 layers.

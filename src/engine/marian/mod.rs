@@ -21,47 +21,14 @@ pub mod weights;
 use std::path::{Path, PathBuf};
 
 use self::config::ModelConfigs;
-use self::linear::Precision;
 use self::model::MarianModel;
 use self::weights::WeightFile;
 use super::decode::{GenerationOptions, Hypothesis, StepModel, generate};
 use super::tokenizer::MarianTokenizer;
 use super::{DecodeOverride, Engine, EngineError, Translation, WordAlignment};
 use crate::span::ByteSpan;
-
-/// Per-run settings from the command line; `None` means "what the model's generation config says".
-#[derive(Debug, Clone, PartialEq)]
-pub struct EngineSettings {
-    pub beam_size: Option<usize>,
-    /// At most this many new tokens per sentence, EOS included.
-    pub max_new_tokens: Option<usize>,
-    /// EOS suppressed before this many new tokens.
-    pub min_new_tokens: Option<usize>,
-    /// Padded source tokens per batch (sentences sorted by length, packed up to this budget; at
-    /// most 64 sentences per batch, to bound the decoder cache).
-    pub batch_tokens: usize,
-    /// Compute word alignments from cross-attention (costs a little time).
-    pub alignment: bool,
-    /// Where legacy (pre-zip) PyTorch checkpoints are kept converted to safetensors, so that
-    /// only the first load parses the pickle; `None` parses it on every load.
-    pub checkpoint_cache: Option<PathBuf>,
-    /// Arithmetic of the dense layers: f32 (exact) or int8 (faster, slightly different output).
-    pub precision: Precision,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        Self {
-            beam_size: None,
-            max_new_tokens: None,
-            min_new_tokens: None,
-            batch_tokens: 4096,
-            alignment: false,
-            checkpoint_cache: None,
-            precision: Precision::F32,
-        }
-    }
-}
+// The settings live with every engine's code; re-exported where they were first defined.
+pub use crate::engine::settings::{EngineSettings, Precision};
 
 /// Most sentences in one batch, whatever the token budget: the decoder's self-attention cache
 /// holds `sentences × beams × steps × d_model × 2 × layers` floats, so a budget of short sentences
