@@ -122,20 +122,7 @@ impl Syntax for HtmlSyntax {
 
     /// The quotes of attribute values inside tags are not quotation marks.
     fn mask_markup(&self, text: &str) -> Option<String> {
-        let mut inside = false;
-        Some(
-            text.chars()
-                .map(|c| {
-                    let keep = !inside && c != '<';
-                    inside = (inside || c == '<') && c != '>';
-                    if keep {
-                        c.to_string()
-                    } else {
-                        "x".repeat(c.len_utf8())
-                    }
-                })
-                .collect(),
-        )
+        Some(super::mask_tags(text))
     }
 }
 

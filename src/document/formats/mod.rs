@@ -104,3 +104,20 @@ pub(crate) trait TextFormat: Sync {
     /// The blocks of prose in `source`, with their kinds and syntax.
     fn parse(&self, source: &str) -> Parsed;
 }
+
+/// `text` with every tag (`<…>`) replaced by as many `x` as it has bytes, so that the quotation
+/// marks of attribute values are not taken for the prose's (offsets unchanged).
+pub(crate) fn mask_tags(text: &str) -> String {
+    let mut inside = false;
+    text.chars()
+        .map(|c| {
+            let keep = !inside && c != '<';
+            inside = (inside || c == '<') && c != '>';
+            if keep {
+                c.to_string()
+            } else {
+                "x".repeat(c.len_utf8())
+            }
+        })
+        .collect()
+}

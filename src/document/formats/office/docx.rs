@@ -9,7 +9,7 @@ use super::package::{LanguageRewrite, Package, PartFinish, Repacker, as_rebuilt}
 use super::wordml::{self, CoreProperties, WordXml};
 use super::xml::rewrite_language_elements;
 use crate::document::OpenError;
-use crate::document::file::{PackageError, SourceFile, SourcePart};
+use crate::document::file::{PackageError, SourceFile};
 use crate::document::formats::TextFormat;
 
 const KIND: &str = "Word";
@@ -64,21 +64,11 @@ pub(crate) fn open(bytes: &[u8], path: &Path) -> Result<SourceFile, OpenError> {
     if package.has("docProps/core.xml") {
         parts.push(("docProps/core.xml".to_owned(), &CoreProperties, as_rebuilt));
     }
-    let mut language: Vec<(String, LanguageRewrite)> = Vec::new();
-    let mut source_parts = Vec::with_capacity(parts.len());
-    let mut finishes = Vec::with_capacity(parts.len());
-    for (name, reader, finish) in parts {
-        let text = package.xml(&name)?;
-        if name != "docProps/core.xml" {
-            language.push((name.clone(), wordml::english_language));
-        }
-        finishes.push((name.clone(), finish));
-        source_parts.push(SourcePart {
-            name: Some(name),
-            text,
-            reader,
-        });
-    }
+    let mut language: Vec<(String, LanguageRewrite)> = parts
+        .iter()
+        .filter(|(name, ..)| name != "docProps/core.xml")
+        .map(|(name, ..)| (name.clone(), wordml::english_language as LanguageRewrite))
+        .collect();
     for name in [
         format!("{dir}styles.xml"),
         format!("{dir}stylesWithEffects.xml"),
@@ -87,14 +77,7 @@ pub(crate) fn open(bytes: &[u8], path: &Path) -> Result<SourceFile, OpenError> {
         language.push((name, wordml::english_language));
     }
     language.push(("docProps/core.xml".to_owned(), core_language));
-    Ok(SourceFile {
-        parts: source_parts,
-        package: Some(Box::new(Repacker {
-            package,
-            parts: finishes,
-            language,
-        })),
-    })
+    Ok(Repacker::source_file(package, parts, language)?)
 }
 
 /// `dc:language` de-DE → en-US in the document properties.

@@ -15,7 +15,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::package::{LanguageRewrite, Package, PartFinish, Repacker, as_rebuilt};
 use super::xml::{ElementText, rewrite_language_attributes, rewrite_language_elements};
 use crate::document::OpenError;
-use crate::document::file::{PackageError, SourceFile, SourcePart};
+use crate::document::file::{PackageError, SourceFile};
 use crate::document::formats::TextFormat;
 use crate::document::formats::html::Html;
 use crate::document::model::BlockKind;
@@ -87,35 +87,18 @@ pub(crate) fn open(bytes: &[u8], path: &Path) -> Result<SourceFile, OpenError> {
     {
         parts.push((resolve(&item.href), &NCX_LABELS));
     }
-    let mut source_parts = Vec::with_capacity(parts.len());
-    let mut finishes: Vec<(String, PartFinish)> = Vec::with_capacity(parts.len());
     let mut language: Vec<(String, LanguageRewrite)> = vec![(opf_path.clone(), opf_language)];
-    for (name, reader) in parts {
-        if source_parts
+    language.extend(
+        parts
             .iter()
-            .any(|p: &SourcePart| p.name.as_deref() == Some(&name))
-        {
-            continue;
-        }
-        let text = package.xml(&name)?;
-        finishes.push((name.clone(), as_rebuilt));
-        if name != opf_path {
-            language.push((name.clone(), document_language));
-        }
-        source_parts.push(SourcePart {
-            name: Some(name),
-            text,
-            reader,
-        });
-    }
-    Ok(SourceFile {
-        parts: source_parts,
-        package: Some(Box::new(Repacker {
-            package,
-            parts: finishes,
-            language,
-        })),
-    })
+            .filter(|(name, _)| *name != opf_path)
+            .map(|(name, _)| (name.clone(), document_language as LanguageRewrite)),
+    );
+    let parts = parts
+        .into_iter()
+        .map(|(name, reader)| (name, reader, as_rebuilt as PartFinish))
+        .collect();
+    Ok(Repacker::source_file(package, parts, language)?)
 }
 
 /// `dc:language` de → en in the package document.

@@ -44,6 +44,7 @@
 use std::collections::HashMap;
 
 use super::super::TextFormat;
+use super::xml;
 use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, Syntax};
 use crate::span::ByteSpan;
 
@@ -74,15 +75,7 @@ static ODF_TEXT: OdfSyntax = OdfSyntax;
 
 impl Syntax for OdfSyntax {
     fn escape_char(&self, c: char) -> Option<&'static str> {
-        match c {
-            '&' => Some("&amp;"),
-            '<' => Some("&lt;"),
-            '>' => Some("&gt;"),
-            // Characters XML 1.0 does not allow at all: never written.
-            '\t' | '\n' | '\r' => None,
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => Some(""),
-            _ => None,
-        }
+        xml::escape_char(c)
     }
 
     fn visible(&self, text: &str) -> String {
@@ -181,18 +174,7 @@ pub(crate) fn visible_text(fragment: &str) -> String {
 /// English. `None` when the part has no German language tag.
 pub(crate) fn english_language(xml: &str) -> Option<String> {
     let edits = language_edits(&Scan::new(xml));
-    if edits.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(xml.len());
-    let mut cursor = 0;
-    for (span, text) in edits {
-        out.push_str(&xml[cursor..span.start]);
-        out.push_str(text);
-        cursor = span.end;
-    }
-    out.push_str(&xml[cursor..]);
-    Some(out)
+    (!edits.is_empty()).then(|| xml::with_edits(xml, &edits))
 }
 
 /// The rebuilt part (`translated`) with spaces written the ODF way: a reader collapses a run of

@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use super::odf::{self, OdfXml};
-use super::package::{LanguageRewrite, Package, Repacker};
+use super::package::{LanguageRewrite, Package, PartFinish, Repacker};
 use super::xml::rewrite_language_elements;
 use crate::document::OpenError;
-use crate::document::file::{SourceFile, SourcePart};
+use crate::document::file::SourceFile;
+use crate::document::formats::TextFormat;
 
 const KIND: &str = "OpenDocument";
 
@@ -21,31 +22,22 @@ pub(crate) fn open(bytes: &[u8], path: &Path) -> Result<SourceFile, OpenError> {
             .into_iter()
             .filter(|n| package.has(n)),
     );
-    let mut source_parts = Vec::with_capacity(names.len());
-    let mut finishes = Vec::with_capacity(names.len());
-    let mut language: Vec<(String, LanguageRewrite)> = Vec::new();
-    for name in names {
-        let text = package.xml(name)?;
-        finishes.push((
-            name.to_owned(),
-            odf::finish_part as fn(&str, &str) -> String,
-        ));
-        language.push((name.to_owned(), odf::english_language));
-        source_parts.push(SourcePart {
-            name: Some(name.to_owned()),
-            text,
-            reader: &OdfXml,
-        });
-    }
+    let parts: Vec<(String, &'static dyn TextFormat, PartFinish)> = names
+        .iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                &OdfXml as &'static dyn TextFormat,
+                odf::finish_part as PartFinish,
+            )
+        })
+        .collect();
+    let mut language: Vec<(String, LanguageRewrite)> = names
+        .iter()
+        .map(|name| (name.to_string(), odf::english_language as LanguageRewrite))
+        .collect();
     language.push(("meta.xml".to_owned(), meta_language));
-    Ok(SourceFile {
-        parts: source_parts,
-        package: Some(Box::new(Repacker {
-            package,
-            parts: finishes,
-            language,
-        })),
-    })
+    Ok(Repacker::source_file(package, parts, language)?)
 }
 
 /// `dc:language` de-DE → en-US in the metadata.

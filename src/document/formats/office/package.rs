@@ -12,7 +12,8 @@ use std::path::Path;
 use zip::ZipArchive;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
-use crate::document::file::{PackageError, Repack};
+use crate::document::file::{PackageError, Repack, SourceFile, SourcePart};
+use crate::document::formats::TextFormat;
 
 /// The largest text part read (a news article's document.xml is well under 1 MiB; a part this
 /// large is a zip bomb or not an article).
@@ -162,6 +163,42 @@ pub(crate) struct Repacker {
     pub parts: Vec<(String, PartFinish)>,
     /// Parts whose language tags say German (text parts or not), and their rewrite.
     pub language: Vec<(String, LanguageRewrite)>,
+}
+
+impl Repacker {
+    /// A package's text parts (name, reader, finishing pass), each read from `package`, and the
+    /// repacker that puts their translations back, with `language` rewrites (see `Repacker`).
+    pub(crate) fn source_file(
+        package: Package,
+        parts: Vec<(String, &'static dyn TextFormat, PartFinish)>,
+        language: Vec<(String, LanguageRewrite)>,
+    ) -> Result<SourceFile, PackageError> {
+        let mut source_parts: Vec<SourcePart> = Vec::with_capacity(parts.len());
+        let mut finishes = Vec::with_capacity(parts.len());
+        for (name, reader, finish) in parts {
+            if source_parts
+                .iter()
+                .any(|p| p.name.as_deref() == Some(&name))
+            {
+                continue;
+            }
+            let text = package.xml(&name)?;
+            finishes.push((name.clone(), finish));
+            source_parts.push(SourcePart {
+                name: Some(name),
+                text,
+                reader,
+            });
+        }
+        Ok(SourceFile {
+            parts: source_parts,
+            package: Some(Box::new(Repacker {
+                package,
+                parts: finishes,
+                language,
+            })),
+        })
+    }
 }
 
 impl Repack for Repacker {

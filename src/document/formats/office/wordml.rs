@@ -38,6 +38,7 @@
 use std::collections::HashMap;
 
 use super::super::TextFormat;
+use super::xml;
 use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, Syntax};
 use crate::span::ByteSpan;
 
@@ -95,7 +96,7 @@ impl TextFormat for CoreProperties {
                                 split_sentences: true,
                                 syntax: &WORD_TEXT,
                             });
-                        } else if name == "dc:language" && is_german(text) {
+                        } else if name == "dc:language" && xml::is_german(text) {
                             language_edits.push((span, "en-US"));
                         }
                     }
@@ -120,15 +121,7 @@ static WORD_TEXT: WordSyntax = WordSyntax;
 
 impl Syntax for WordSyntax {
     fn escape_char(&self, c: char) -> Option<&'static str> {
-        match c {
-            '&' => Some("&amp;"),
-            '<' => Some("&lt;"),
-            '>' => Some("&gt;"),
-            // Not allowed in XML 1.0 at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => Some(""),
-            '\u{FFFE}' | '\u{FFFF}' => Some(""),
-            _ => None,
-        }
+        xml::escape_char(c)
     }
 
     fn visible(&self, text: &str) -> String {
@@ -217,18 +210,7 @@ fn walk_visible(fragment: &str, mut f: impl FnMut(ByteSpan, bool)) {
 /// editing language of runs, styles and settings) made `en-US`; `None` when it has none.
 pub(crate) fn english_language(xml: &str) -> Option<String> {
     let edits = language_edits(xml, &["w:lang", "w:themeFontLang"]);
-    if edits.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(xml.len());
-    let mut cursor = 0;
-    for (span, text) in edits {
-        out.push_str(&xml[cursor..span.start]);
-        out.push_str(text);
-        cursor = span.end;
-    }
-    out.push_str(&xml[cursor..]);
-    Some(out)
+    (!edits.is_empty()).then(|| xml::with_edits(xml, &edits))
 }
 
 /// The post-pass a rebuilt part needs (`translated`, rebuilt from `source`):
@@ -324,12 +306,6 @@ fn text_elements(xml: &str) -> Vec<TextElement> {
     out
 }
 
-/// German language tags: `de`, `de-DE`, `de-AT`, `de-CH`, … (any region).
-fn is_german(tag: &str) -> bool {
-    let tag = tag.trim().to_ascii_lowercase();
-    tag == "de" || tag.starts_with("de-")
-}
-
 /// The `w:val` values of the elements `names` that are German, each to become `en-US`.
 fn language_edits(source: &str, names: &[&str]) -> Vec<(ByteSpan, &'static str)> {
     let mut edits = Vec::new();
@@ -337,7 +313,7 @@ fn language_edits(source: &str, names: &[&str]) -> Vec<(ByteSpan, &'static str)>
         if matches!(token.kind, Kind::Start | Kind::Empty) && names.contains(&token.name) {
             let tag = &source[token.span.start..token.span.end];
             if let Some((value, at)) = attribute(tag, "w:val")
-                && is_german(value)
+                && xml::is_german(value)
             {
                 let start = token.span.start + at;
                 edits.push((ByteSpan::new(start, start + value.len()), "en-US"));
@@ -484,7 +460,7 @@ fn units(raw: &str) -> Vec<(ByteSpan, char)> {
     let mut i = 0;
     while i < raw.len() {
         if raw[i..].starts_with('&')
-            && let Some((len, c)) = reference(&raw[i..])
+            && let Some((c, len)) = xml::reference_at(&raw[i..])
         {
             out.push((ByteSpan::new(i, i + len), c));
             i += len;
@@ -495,28 +471,6 @@ fn units(raw: &str) -> Vec<(ByteSpan, char)> {
         i += c.len_utf8();
     }
     out
-}
-
-/// The character reference at the start of `text`: its length and character.
-fn reference(text: &str) -> Option<(usize, char)> {
-    let end = text.bytes().take(12).position(|b| b == b';')?;
-    let body = &text[1..end];
-    let c = match body {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        _ => {
-            let number = body.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)?
-        }
-    };
-    Some((end + 1, c))
 }
 
 /// Text atoms for the XML text `start..end` of `source`: literal text as it is, each character

@@ -5,8 +5,9 @@
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::document::formats::TextFormat;
+use crate::document::formats::{TextFormat, mask_tags};
 use crate::document::model::{Atom, AtomKind, Block, BlockKind, Parsed, Syntax};
+use crate::span::ByteSpan;
 
 /// `Ok` when `text` is well-formed XML (every element closed, by its own name).
 pub(crate) fn check_well_formed(text: &str) -> Result<(), String> {
@@ -32,10 +33,8 @@ pub(crate) fn check_well_formed(text: &str) -> Result<(), String> {
 /// The character a reference (`&amp;`, `&#228;`, `&#xE4;`) at the start of `text` stands for,
 /// with its length in bytes.
 pub(crate) fn reference_at(text: &str) -> Option<(char, usize)> {
-    let end = text.find(';')?;
-    if end > 12 {
-        return None;
-    }
+    // The longest reference XML has is `&#x10FFFF;`: look no further than that.
+    let end = text.bytes().take(12).position(|b| b == b';')?;
     let name = &text[1..end];
     let c = match name {
         "amp" => '&',
@@ -112,14 +111,35 @@ pub(crate) struct XmlText;
 
 pub(crate) static XML_TEXT: XmlText = XmlText;
 
+/// How `c` is written in XML element content, if not as itself: `&`, `<`, `>` escaped, and the
+/// characters XML 1.0 does not allow at all (controls but tab and line ends) never written.
+pub(crate) fn escape_char(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '\t' | '\n' | '\r' => None,
+        c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => Some(""),
+        _ => None,
+    }
+}
+
+/// `xml` with each span of `edits` (in order, not overlapping) replaced by its text.
+pub(crate) fn with_edits(xml: &str, edits: &[(ByteSpan, &str)]) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut cursor = 0;
+    for (span, text) in edits {
+        out.push_str(&xml[cursor..span.start]);
+        out.push_str(text);
+        cursor = span.end;
+    }
+    out.push_str(&xml[cursor..]);
+    out
+}
+
 impl Syntax for XmlText {
     fn escape_char(&self, c: char) -> Option<&'static str> {
-        match c {
-            '&' => Some("&amp;"),
-            '<' => Some("&lt;"),
-            '>' => Some("&gt;"),
-            _ => None,
-        }
+        escape_char(c)
     }
 
     fn visible(&self, text: &str) -> String {
@@ -139,20 +159,7 @@ impl Syntax for XmlText {
     }
 
     fn mask_markup(&self, text: &str) -> Option<String> {
-        let mut inside = false;
-        Some(
-            text.chars()
-                .map(|c| {
-                    let keep = !inside && c != '<';
-                    inside = (inside || c == '<') && c != '>';
-                    if keep {
-                        c.to_string()
-                    } else {
-                        "x".repeat(c.len_utf8())
-                    }
-                })
-                .collect(),
-        )
+        Some(mask_tags(text))
     }
 }
 
@@ -301,7 +308,7 @@ pub(crate) fn rewrite_language_elements(xml: &str, name: &str, english: &str) ->
 }
 
 /// A language tag that says German.
-fn is_german(tag: &str) -> bool {
+pub(crate) fn is_german(tag: &str) -> bool {
     let tag = tag.trim().to_ascii_lowercase();
     tag == "de" || tag.starts_with("de-") || tag.starts_with("de_")
 }
