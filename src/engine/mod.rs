@@ -11,6 +11,7 @@ pub mod marian;
 #[cfg(feature = "rust-bert")]
 pub mod rust_bert;
 pub mod tokenizer;
+pub mod wide;
 
 use crate::span::ByteSpan;
 // The guard's flags are the segment flags of the whole crate: one type, named in one place.
