@@ -38,6 +38,7 @@ use candle_core::{DType, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::EngineError;
+use super::wide::{self, Width};
 
 /// Generation settings, from the model's generation config and the command line.
 #[derive(Debug, Clone, PartialEq)]
@@ -368,16 +369,21 @@ struct Normaliser {
 
 impl Normaliser {
     fn of(row: &[f32]) -> Result<Self, EngineError> {
-        let mut max = f32::NEG_INFINITY;
-        for &logit in row {
-            if logit.is_nan() || logit == f32::INFINITY {
-                return Err(decode_error(format!(
-                    "the model returned a non-finite logit ({logit}); its weights or inputs are broken"
-                )));
-            }
-            if logit > max {
-                max = logit;
-            }
+        Self::of_at(wide::width(), row)
+    }
+
+    /// [`Normaliser::of`] with the scans at `width` (the same bits at every width).
+    fn of_at(width: Width, row: &[f32]) -> Result<Self, EngineError> {
+        let (max, broken) = max_and_broken_at(width, row);
+        if broken {
+            let logit = row
+                .iter()
+                .find(|l| l.is_nan() || **l == f32::INFINITY)
+                .copied()
+                .unwrap_or(f32::NAN);
+            return Err(decode_error(format!(
+                "the model returned a non-finite logit ({logit}); its weights or inputs are broken"
+            )));
         }
         if max == f32::NEG_INFINITY {
             // Every token is impossible; all log-probabilities are −∞ rather than NaN.
@@ -385,7 +391,7 @@ impl Normaliser {
         }
         Ok(Normaliser {
             max,
-            log_sum: sum_exp(row, max).ln() as f32,
+            log_sum: sum_exp_at(width, row, max).ln() as f32,
         })
     }
 
@@ -397,39 +403,82 @@ impl Normaliser {
     }
 }
 
-/// Every row's normaliser, the rows spread over the thread pool: at beam 4, batch 32 this is a
-/// pass over 7.4 million logits per step, which would otherwise run on one core while the others
-/// wait for the next matrix multiplication.
-fn row_normalisers(data: &[f32], vocab: usize) -> Result<Vec<Normaliser>, EngineError> {
+/// The rows must not be empty: a vocabulary of 0 tokens is an error the caller reports.
+fn check_vocab(vocab: usize) -> Result<(), EngineError> {
     if vocab == 0 {
         return Err(decode_error(
             "the model returned logits over an empty vocabulary".into(),
         ));
     }
-    data.par_chunks_exact(vocab).map(Normaliser::of).collect()
+    Ok(())
 }
 
-/// `Σ exp(x - max)` over a row. This runs over every vocabulary entry of every row at every step
-/// (58101 × 128 for beam 4, batch 32), so it must vectorise: eight f32 lanes inside blocks of 256
-/// (error ~1e-7 relative, like torch's own f32 sum), blocks added in f64.
-fn sum_exp(row: &[f32], max: f32) -> f64 {
-    const LANES: usize = 8;
-    let mut total = 0.0f64;
-    for block in row.chunks(256) {
-        let mut lanes = [0.0f32; LANES];
-        let mut groups = block.chunks_exact(LANES);
+wide::dispatched! {
+    /// A row's largest logit (NaN ignored) and whether any logit is NaN or +∞. Sixteen lanes: a
+    /// maximum is the same whatever order the lanes take the values in (but for the sign of a zero
+    /// maximum, which no log-probability can tell apart).
+    fn max_and_broken / max_and_broken_at(row: &[f32]) -> (f32, bool) {
+        const LANES: usize = 16;
+        let mut maxima = [f32::NEG_INFINITY; LANES];
+        let mut broken = [false; LANES];
+        let mut groups = row.chunks_exact(LANES);
         for group in &mut groups {
-            for (lane, &x) in lanes.iter_mut().zip(group) {
-                *lane += fast_exp(x - max);
+            for ((max, bad), &x) in maxima.iter_mut().zip(broken.iter_mut()).zip(group) {
+                *max = if x > *max { x } else { *max };
+                *bad |= x.is_nan() | (x == f32::INFINITY);
             }
         }
-        let mut block_sum: f64 = lanes.iter().map(|&lane| f64::from(lane)).sum();
-        for &x in groups.remainder() {
-            block_sum += f64::from(fast_exp(x - max));
+        let mut max = f32::NEG_INFINITY;
+        let mut bad = broken.iter().any(|&b| b);
+        for &x in maxima.iter().chain(groups.remainder()) {
+            if x > max {
+                max = x;
+            }
+            bad |= x.is_nan() | (x == f32::INFINITY);
         }
-        total += block_sum;
+        (max, bad)
     }
-    total
+}
+
+wide::dispatched! {
+    /// `Σ exp(x - max)` over a row. This runs over every vocabulary entry of every row at every
+    /// step (58101 × 128 for beam 4, batch 32), so it must vectorise: eight f32 lanes inside blocks
+    /// of 256 (error ~1e-7 relative, like torch's own f32 sum), blocks added in f64. This order is
+    /// the f32 reference's: every width keeps it.
+    fn sum_exp / sum_exp_at(row: &[f32], max: f32) -> f64 {
+        const LANES: usize = 8;
+        let mut total = 0.0f64;
+        for block in row.chunks(256) {
+            let mut lanes = [0.0f32; LANES];
+            // Two groups' exponentials at a time (one AVX-512 register), added to the lanes one
+            // group after the other: the reference's order of additions.
+            let mut pairs = block.chunks_exact(2 * LANES);
+            for pair in &mut pairs {
+                let mut terms = [0.0f32; 2 * LANES];
+                for (term, &x) in terms.iter_mut().zip(pair) {
+                    *term = fast_exp(x - max);
+                }
+                for (lane, &term) in lanes.iter_mut().zip(&terms[..LANES]) {
+                    *lane += term;
+                }
+                for (lane, &term) in lanes.iter_mut().zip(&terms[LANES..]) {
+                    *lane += term;
+                }
+            }
+            let mut groups = pairs.remainder().chunks_exact(LANES);
+            for group in &mut groups {
+                for (lane, &x) in lanes.iter_mut().zip(group) {
+                    *lane += fast_exp(x - max);
+                }
+            }
+            let mut block_sum: f64 = lanes.iter().map(|&lane| f64::from(lane)).sum();
+            for &x in groups.remainder() {
+                block_sum += f64::from(fast_exp(x - max));
+            }
+            total += block_sum;
+        }
+        total
+    }
 }
 
 /// `exp(x)` for `x <= 0` within about 1 ulp (Cephes `expf`), written without branches or calls so
@@ -610,10 +659,47 @@ fn offer_row(
                 top.offer(processed + beam_score, flat_offset + token);
             }
         }
-        RowRule::Free => {
-            let mut banned = banned.iter().peekable();
-            for (token, &logit) in row.iter().enumerate() {
-                let processed = if banned.peek().is_some_and(|&&b| b as usize == token) {
+        RowRule::Free => offer_free_row(top, row, normaliser, banned, beam_score, flat_offset),
+    }
+}
+
+/// Tokens per block of [`offer_free_row`]'s quick rejection.
+const OFFER_BLOCK: usize = 32;
+
+wide::dispatched! {
+    /// [`offer_row`] for a row without a forced token. Once `top` is full, a block of tokens none
+    /// of which beats its threshold is passed over in one vector comparison; a block that holds a
+    /// banned token or a contender goes through the exact scalar offers, in token order. Every
+    /// value is computed as the scalar path computes it, so the result is the same at every width.
+    fn offer_free_row / offer_free_row_at(
+        top: &mut TopK,
+        row: &[f32],
+        normaliser: Normaliser,
+        banned: &[u32],
+        beam_score: f32,
+        flat_offset: usize,
+    ) {
+        let value_of = |logit: f32| normaliser.logprob(logit) + beam_score;
+        let mut banned = banned.iter().map(|&b| b as usize).peekable();
+        let mut start = 0;
+        for block in row.chunks(OFFER_BLOCK) {
+            let end = start + block.len();
+            let holds_banned = banned.peek().is_some_and(|&b| b < end);
+            if let Some(threshold) = top.threshold()
+                && !holds_banned
+                && block.len() == OFFER_BLOCK
+            {
+                let mut contender = false;
+                for &logit in block {
+                    contender |= value_of(logit) > threshold;
+                }
+                if !contender {
+                    start = end;
+                    continue;
+                }
+            }
+            for (token, &logit) in (start..end).zip(block) {
+                let processed = if banned.peek().is_some_and(|&b| b == token) {
                     banned.next();
                     f32::NEG_INFINITY
                 } else {
@@ -628,6 +714,7 @@ fn offer_row(
                 }
                 top.offer(value, flat_offset + token);
             }
+            start = end;
         }
     }
 }
@@ -742,20 +829,21 @@ impl<'m, M: StepModel> Search<'m, M> {
             let processors = &self.processors;
             let mut choices = Vec::with_capacity(rows);
             with_matrix(&output.logits, "logits", rows, |data, vocab| {
-                let normalisers = row_normalisers(data, vocab)?;
-                // Each row's scan over the vocabulary is independent: one per core.
+                check_vocab(vocab)?;
+                // Each row's scans over the vocabulary are independent: one row per core, its
+                // passes back to back while the row is in the cache.
                 choices = live
                     .par_iter()
                     .zip(data.par_chunks_exact(vocab))
-                    .zip(normalisers)
-                    .map_init(Vec::new, |banned, ((sentence, row), normaliser)| {
+                    .map_init(Vec::new, |banned, (sentence, row)| {
+                        let normaliser = Normaliser::of(row)?;
                         let rule = processors.row_rule(&sentence.partial.tokens, banned);
                         let token = greedy_choice(row, rule, banned);
                         let logprob = normaliser.logprob(row[token as usize]);
                         let processed = processed_logprob(token, logprob, rule, banned);
-                        (token, logprob, processed)
+                        Ok((token, logprob, processed))
                     })
-                    .collect();
+                    .collect::<Result<_, EngineError>>()?;
                 Ok(())
             })?;
             drop(output);
@@ -914,36 +1002,38 @@ impl BeamStep<'_> {
         live: &[BeamSentence],
         processors: &Processors,
     ) -> Result<Vec<SentenceScan>, EngineError> {
-        let normalisers = row_normalisers(self.data, self.vocab)?;
-        Ok(live
-            .par_iter()
+        check_vocab(self.vocab)?;
+        live.par_iter()
             .enumerate()
-            .map(|(index, sentence)| self.scan_sentence(sentence, index, &normalisers, processors))
-            .collect())
+            .map(|(index, sentence)| self.scan_sentence(sentence, index, processors))
+            .collect()
     }
 
+    /// One sentence's rows, each normalised and offered while it is still in the cache: the
+    /// three passes over a row (maximum, sum of exponentials, candidates) read 232 KB of logits
+    /// that stay in L2 from the first to the last, where normalising every row of the batch first
+    /// read the whole 30 MB of logits from memory twice.
     fn scan_sentence(
         &self,
         sentence: &BeamSentence,
         index: usize,
-        normalisers: &[Normaliser],
         processors: &Processors,
-    ) -> SentenceScan {
+    ) -> Result<SentenceScan, EngineError> {
         let (rows_per_sentence, vocab) = (self.rows_per_sentence, self.vocab);
         let first_row = index * rows_per_sentence;
         // Normalisers and rules per distinct row; the first step's copies share one.
         let mut banned = Vec::new();
         let mut row_info = Vec::with_capacity(rows_per_sentence);
         let mut banned_per_row = Vec::with_capacity(rows_per_sentence);
-        for local in 0..rows_per_sentence {
-            let rule = processors.row_rule(&sentence.running[local].partial.tokens, &mut banned);
-            row_info.push((normalisers[first_row + local], rule));
-            banned_per_row.push(banned.clone());
-        }
         let mut top = TopK::new(2 * self.num_beams);
         for (beam, running) in sentence.running.iter().enumerate() {
             let local = beam.min(rows_per_sentence - 1);
             let row = &self.data[(first_row + local) * vocab..][..vocab];
+            if row_info.len() == local {
+                let rule = processors.row_rule(&running.partial.tokens, &mut banned);
+                row_info.push((Normaliser::of(row)?, rule));
+                banned_per_row.push(banned.clone());
+            }
             let (normaliser, rule) = row_info[local];
             offer_row(
                 &mut top,
@@ -955,7 +1045,7 @@ impl BeamStep<'_> {
                 beam * vocab,
             );
         }
-        (row_info, top.items)
+        Ok((row_info, top.items))
     }
 
     /// Moves one sentence on by its candidates: finished hypotheses collected, the next running
@@ -1257,5 +1347,126 @@ mod tests {
             greedy_choice(&[f32::NEG_INFINITY; 3], RowRule::Free, &[]),
             0
         );
+    }
+
+    /// A row of logits like a model's: a spread of values, a few near the top, some ties,
+    /// ±0 and −∞, over a length that is no multiple of any block or vector width.
+    fn logit_row(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                match i % 97 {
+                    3 => 7.25,
+                    5 => -0.0,
+                    11 => f32::NEG_INFINITY,
+                    _ => (state % 20_000) as f32 / 1000.0 - 12.0,
+                }
+            })
+            .collect()
+    }
+
+    /// The scalar scans the dispatched ones replaced, as they were.
+    fn reference_max(row: &[f32]) -> f32 {
+        row.iter()
+            .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+    }
+
+    fn reference_sum_exp(row: &[f32], max: f32) -> f64 {
+        let mut total = 0.0f64;
+        for block in row.chunks(256) {
+            let mut lanes = [0.0f32; 8];
+            let mut groups = block.chunks_exact(8);
+            for group in &mut groups {
+                for (lane, &x) in lanes.iter_mut().zip(group) {
+                    *lane += fast_exp(x - max);
+                }
+            }
+            let mut block_sum: f64 = lanes.iter().map(|&lane| f64::from(lane)).sum();
+            for &x in groups.remainder() {
+                block_sum += f64::from(fast_exp(x - max));
+            }
+            total += block_sum;
+        }
+        total
+    }
+
+    fn reference_offers(
+        row: &[f32],
+        normaliser: Normaliser,
+        banned: &[u32],
+        score: f32,
+        k: usize,
+    ) -> Vec<(u32, usize)> {
+        let mut top = TopK::new(k);
+        for (token, &logit) in row.iter().enumerate() {
+            let processed = if banned.contains(&(token as u32)) {
+                f32::NEG_INFINITY
+            } else {
+                normaliser.logprob(logit)
+            };
+            top.offer(processed + score, 7 + token);
+        }
+        top.items
+            .iter()
+            .map(|c| (c.value.to_bits(), c.flat))
+            .collect()
+    }
+
+    /// Every width computes the f32 reference's bits: the maximum, the sum of exponentials (in
+    /// the reference's order), the log-probabilities and the candidates, ties and banned tokens
+    /// included (the goldens depend on it).
+    #[test]
+    fn logit_scans_give_the_reference_bits_at_every_width() {
+        for (len, seed) in [(1, 1), (31, 2), (257, 3), (1000, 4), (58_101, 5)] {
+            let row = logit_row(len, seed);
+            let max = reference_max(&row);
+            let sum = reference_sum_exp(&row, max);
+            let normaliser = Normaliser::of_at(Width::Portable, &row).unwrap();
+            let banned: Vec<u32> = [0u32, 3, 40, 41, 500, 58_100]
+                .into_iter()
+                .filter(|&b| (b as usize) < len)
+                .collect();
+            for width in Width::available() {
+                let (got_max, broken) = max_and_broken_at(width, &row);
+                assert!(!broken);
+                assert_eq!(got_max.to_bits(), max.to_bits(), "{width:?} {len}");
+                assert_eq!(sum_exp_at(width, &row, max).to_bits(), sum.to_bits());
+                let at = Normaliser::of_at(width, &row).unwrap();
+                assert_eq!(at.log_sum.to_bits(), normaliser.log_sum.to_bits());
+                for k in [1, 8] {
+                    for score in [0.0, -3.5] {
+                        let mut top = TopK::new(k);
+                        offer_free_row_at(width, &mut top, &row, at, &banned, score, 7);
+                        let got: Vec<(u32, usize)> = top
+                            .items
+                            .iter()
+                            .map(|c| (c.value.to_bits(), c.flat))
+                            .collect();
+                        let want = reference_offers(&row, normaliser, &banned, score, k);
+                        assert_eq!(got, want, "{width:?} len {len} k {k}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn broken_logits_are_found_at_every_width() {
+        for width in Width::available() {
+            for bad in [f32::NAN, f32::INFINITY] {
+                for position in [0, 15, 16, 99] {
+                    let mut row = logit_row(100, 9);
+                    row[position] = bad;
+                    assert!(
+                        max_and_broken_at(width, &row).1,
+                        "{width:?} {bad} at {position}"
+                    );
+                    assert!(Normaliser::of_at(width, &row).is_err());
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod marian;
 pub mod rust_bert;
 pub mod settings;
 pub mod tokenizer;
+pub mod wide;
 
 use crate::span::ByteSpan;
 // The guard's flags are the segment flags of the whole crate: one type, named in one place.

@@ -29,6 +29,7 @@ use rten_tensor::NdTensorView;
 use super::int8_widened;
 use crate::engine::EngineError;
 pub use crate::engine::settings::Precision;
+use crate::engine::wide;
 
 /// Runs `f` on the f32 contents of `t` (made contiguous first), without copying.
 pub(super) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, EngineError> {
@@ -401,32 +402,57 @@ fn quantize_rows(values: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
     (quantized, scales)
 }
 
-/// Quantizes one activation row to `zero_point ± limit` (u8) and returns its scale.
-fn quantize_activations(row: &[f32], out: &mut [u8], limit: f32, zero_point: u8) -> f32 {
-    let scale = row_scale(row, limit);
-    let inverse = 1.0 / scale;
-    let offset = zero_point as f32;
-    for (q, v) in out.iter_mut().zip(row) {
-        *q = (round_to_level(v * inverse, limit) + offset) as u8;
+wide::dispatched! {
+    /// Quantizes one activation row to `zero_point ± limit` (u8) and returns its scale.
+    fn quantize_activations / quantize_activations_at(
+        row: &[f32],
+        out: &mut [u8],
+        limit: f32,
+        zero_point: u8,
+    ) -> f32 {
+        let scale = row_scale(row, limit);
+        let inverse = 1.0 / scale;
+        let offset = i32::from(zero_point);
+        for (q, v) in out.iter_mut().zip(row) {
+            let scaled = v * inverse;
+            // NaN becomes 0, as the saturating `as u8` this replaced made it.
+            *q = if scaled.is_nan() { 0 } else { (level(scaled, limit) + offset) as u8 };
+        }
+        scale
     }
-    scale
 }
 
-/// Quantizes one activation row to signed levels ±127 (for the widened kernel) and returns its
-/// scale: the levels [`quantize_activations`] gives at limit 127, without the zero point.
-fn quantize_levels(row: &[f32], out: &mut [i16]) -> f32 {
-    let limit = 127.0;
-    let scale = row_scale(row, limit);
-    let inverse = 1.0 / scale;
-    for (q, v) in out.iter_mut().zip(row) {
-        *q = round_to_level(v * inverse, limit) as i16;
+wide::dispatched! {
+    /// Quantizes one activation row to signed levels ±127 (for the widened kernel) and returns its
+    /// scale: the levels [`quantize_activations`] gives at limit 127, without the zero point.
+    fn quantize_levels / quantize_levels_at(row: &[f32], out: &mut [i16]) -> f32 {
+        let limit = 127.0;
+        let scale = row_scale(row, limit);
+        let inverse = 1.0 / scale;
+        for (q, v) in out.iter_mut().zip(row) {
+            let scaled = v * inverse;
+            *q = if scaled.is_nan() { 0 } else { level(scaled, limit) as i16 };
+        }
+        scale
     }
-    scale
 }
 
 /// A row's scale: the value of quantized step 1 so that its largest |value| maps to `limit`.
+#[inline(always)]
 fn row_scale(row: &[f32], limit: f32) -> f32 {
-    let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+    // Sixteen lanes: a maximum does not depend on the order it is taken in (NaN is ignored
+    // either way), and one running maximum would be a chain the compiler cannot vectorise.
+    let mut lanes = [0f32; 16];
+    let mut groups = row.chunks_exact(16);
+    for group in &mut groups {
+        for (lane, v) in lanes.iter_mut().zip(group) {
+            *lane = lane.max(v.abs());
+        }
+    }
+    let max = lanes
+        .iter()
+        .chain(groups.remainder())
+        .fold(0f32, |m, v| m.max(v.abs()));
     // A NaN or infinite activation would poison the row either way; keep the arithmetic finite.
     if max > 0.0 && max.is_finite() {
         max / limit
@@ -435,28 +461,39 @@ fn row_scale(row: &[f32], limit: f32) -> f32 {
     }
 }
 
-/// `value` clamped to ±`limit` and rounded to the nearest integer, ties to even.
+/// `value` clamped to ±`limit` and rounded to the nearest integer, ties to even, read from the
+/// bits of the rounded float (NaN gives some level; the callers replace it). Adding 1.5·2²³
+/// rounds without a call to `roundf` per element, and reading the bits avoids a saturating
+/// float-to-int conversion: neither vectorises, and these are most of the quantisation's work.
 #[inline(always)]
-fn round_to_level(value: f32, limit: f32) -> f32 {
-    // Adding and subtracting 1.5·2²³ rounds to the nearest integer (ties to even) for |x| < 2²²
-    // without a call to `roundf` per element (4 % of an int8 run), so the loop vectorises.
+fn level(value: f32, limit: f32) -> i32 {
     const ROUND: f32 = 12_582_912.0;
-    (value.clamp(-limit, limit) + ROUND) - ROUND
+    // In [2²³, 2²⁴) a float counts in steps of 1, so its bits minus ROUND's are the level.
+    let shifted = value.clamp(-limit, limit) + ROUND;
+    (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32)
 }
 
-/// Turns one row of i32 sums into f32 outputs, in place (each slot ends up holding an f32's bits).
-fn dequantize_row(row: &mut [i32], row_scale: f32, column_scales: &[f32], bias: Option<&[f32]>) {
-    match bias {
-        Some(bias) => {
-            for ((slot, &scale), &b) in row.iter_mut().zip(column_scales).zip(bias) {
-                let value = *slot as f32 * (row_scale * scale) + b;
-                *slot = value.to_bits() as i32;
+wide::dispatched! {
+    /// Turns one row of i32 sums into f32 outputs, in place (each slot ends up holding an f32's
+    /// bits).
+    fn dequantize_row / dequantize_row_at(
+        row: &mut [i32],
+        row_scale: f32,
+        column_scales: &[f32],
+        bias: Option<&[f32]>,
+    ) {
+        match bias {
+            Some(bias) => {
+                for ((slot, &scale), &b) in row.iter_mut().zip(column_scales).zip(bias) {
+                    let value = *slot as f32 * (row_scale * scale) + b;
+                    *slot = value.to_bits() as i32;
+                }
             }
-        }
-        None => {
-            for (slot, &scale) in row.iter_mut().zip(column_scales) {
-                let value = *slot as f32 * (row_scale * scale);
-                *slot = value.to_bits() as i32;
+            None => {
+                for (slot, &scale) in row.iter_mut().zip(column_scales) {
+                    let value = *slot as f32 * (row_scale * scale);
+                    *slot = value.to_bits() as i32;
+                }
             }
         }
     }
@@ -465,6 +502,7 @@ fn dequantize_row(row: &mut [i32], row_scale: f32, column_scales: &[f32], bias: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::wide::Width;
 
     /// A reproducible spread of values in [-1, 1) (no rand dependency in the library).
     fn values(count: usize, seed: u64) -> Vec<f32> {
@@ -722,5 +760,66 @@ mod tests {
         let scale = quantize_levels(&row, &mut levels);
         assert_eq!(levels, [76, -127, 38, 0, 127]);
         assert!((scale - 1.0 / 127.0).abs() < 1e-9);
+    }
+
+    /// What the activations' quantisation computed before it was dispatched: a float rounded
+    /// by adding 1.5·2²³, then a saturating cast (NaN → 0).
+    fn reference_level(value: f32, limit: f32) -> f32 {
+        (value.clamp(-limit, limit) + 12_582_912.0) - 12_582_912.0
+    }
+
+    /// Every width quantises to the same levels and scales back to the same bits as the
+    /// portable path and the arithmetic it replaced, NaN, ties and full scale included.
+    #[test]
+    fn quantisation_gives_the_same_levels_at_every_width() {
+        let mut row = values(1037, 31);
+        row[0] = f32::NAN;
+        row[1] = 2.0; // the row's maximum: full scale
+        row[2] = -2.0;
+        row[3] = 1.0 / 127.0 * 2.0 * 2.5; // a tie, rounds to even
+        row[4] = -0.0;
+        for width in Width::available() {
+            for (limit, zero_point) in [(127.0, 128u8), (63.0, 64)] {
+                let mut q = vec![0u8; row.len()];
+                let scale = quantize_activations_at(width, &row, &mut q, limit, zero_point);
+                assert_eq!(scale.to_bits(), row_scale(&row, limit).to_bits());
+                let inverse = 1.0 / scale;
+                for (i, (&got, &v)) in q.iter().zip(&row).enumerate() {
+                    let want = (reference_level(v * inverse, limit) + zero_point as f32) as u8;
+                    assert_eq!(got, want, "{width:?} limit {limit} at {i} ({v})");
+                }
+            }
+            let mut levels = vec![0i16; row.len()];
+            let scale = quantize_levels_at(width, &row, &mut levels);
+            let inverse = 1.0 / scale;
+            for (&got, &v) in levels.iter().zip(&row) {
+                assert_eq!(
+                    got,
+                    reference_level(v * inverse, 127.0) as i16,
+                    "{width:?} {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dequantisation_gives_the_same_bits_at_every_width() {
+        let n = 1001;
+        let sums: Vec<i32> = (0..n as i32).map(|i| (i - 500) * 7919).collect();
+        let (column_scales, bias) = (values(n, 41), values(n, 42));
+        for bias in [Some(bias.as_slice()), None] {
+            let mut want = sums.clone();
+            dequantize_row_at(Width::Portable, &mut want, 0.013, &column_scales, bias);
+            for (i, (&slot, &sum)) in want.iter().zip(&sums).enumerate() {
+                let product = sum as f32 * (0.013 * column_scales[i]);
+                let value = bias.map_or(product, |b| product + b[i]);
+                assert_eq!(slot, value.to_bits() as i32);
+            }
+            for width in Width::available() {
+                let mut got = sums.clone();
+                dequantize_row_at(width, &mut got, 0.013, &column_scales, bias);
+                assert_eq!(got, want, "{width:?}");
+            }
+        }
     }
 }

@@ -27,6 +27,7 @@ use super::weights::WeightFile;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
 use crate::engine::decode::{StepModel, StepOutput};
+use crate::engine::wide;
 
 const LAYER_NORM_EPS: f32 = 1e-5;
 
@@ -66,27 +67,100 @@ impl Linear {
 }
 
 struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
 }
 
 impl LayerNorm {
     fn load(weights: &WeightFile, prefix: &str, dim: usize) -> Result<Self, EngineError> {
+        let get = |name: &str| -> Result<Vec<f32>, EngineError> {
+            Ok(weights
+                .get(&format!("{prefix}.{name}"), &[dim])?
+                .to_vec1::<f32>()?)
+        };
         Ok(Self {
-            weight: weights.get(&format!("{prefix}.weight"), &[dim])?,
-            bias: weights.get(&format!("{prefix}.bias"), &[dim])?,
+            weight: get("weight")?,
+            bias: get("bias")?,
         })
     }
 
-    /// `LayerNorm(residual + x)`: the post-norm residual step of every Marian sub-layer.
+    /// `LayerNorm(residual + x)`: the post-norm residual step of every Marian sub-layer, in one
+    /// pass per group of rows (candle's add and layer norm were two passes, two parallel sections
+    /// and two allocations).
     fn residual(&self, residual: &Tensor, x: &Tensor) -> Result<Tensor, EngineError> {
-        let sum = (residual + x)?;
-        Ok(candle_nn::ops::layer_norm(
-            &sum,
-            &self.weight,
-            &self.bias,
-            LAYER_NORM_EPS,
-        )?)
+        let (rows, d) = residual.dims2()?;
+        if x.dims2()? != (rows, d) || d != self.weight.len() {
+            return Err(candle_core::Error::Msg(format!(
+                "layer norm of width {} got {:?} + {:?}",
+                self.weight.len(),
+                residual.dims(),
+                x.dims()
+            ))
+            .into());
+        }
+        let mut out = vec![0f32; rows * d];
+        with_f32(residual, |residual| {
+            with_f32(x, |x| {
+                let group = NORM_GROUP * d;
+                out.par_chunks_mut(group)
+                    .zip(residual.par_chunks(group))
+                    .zip(x.par_chunks(group))
+                    .for_each(|((out, residual), x)| {
+                        residual_norm_rows(residual, x, &self.weight, &self.bias, out);
+                    });
+            })
+        })??;
+        Ok(Tensor::from_vec(out, (rows, d), &Device::Cpu)?)
+    }
+}
+
+/// Rows a layer norm task takes together: their sums run as independent chains side by side.
+const NORM_GROUP: usize = 8;
+
+wide::dispatched! {
+    /// `out = LayerNorm(residual + x)` for up to [`NORM_GROUP`] rows of `weight.len()` values, with
+    /// candle's arithmetic to the bit: `residual + x`, then per row the sums of values and of
+    /// squares in order, `var = Σx²/n − mean²`, `(v − mean)·inv_std·weight + bias`. Each row's sums
+    /// keep their sequential order (the f32 reference); the rows of a group are summed side by
+    /// side so the additions do not wait on one another.
+    fn residual_norm_rows / residual_norm_rows_at(
+        residual: &[f32],
+        x: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        out: &mut [f32],
+    ) {
+        let d = weight.len();
+        for ((o, r), v) in out.iter_mut().zip(residual).zip(x) {
+            *o = r + v;
+        }
+        let rows = out.len() / d;
+        let mut sums = [0f32; NORM_GROUP];
+        let mut squares = [0f32; NORM_GROUP];
+        if rows == NORM_GROUP {
+            for i in 0..d {
+                for g in 0..NORM_GROUP {
+                    let v = out[g * d + i];
+                    sums[g] += v;
+                    squares[g] += v * v;
+                }
+            }
+        } else {
+            for (g, row) in out.chunks_exact(d).enumerate() {
+                for &v in row {
+                    sums[g] += v;
+                    squares[g] += v * v;
+                }
+            }
+        }
+        for (g, row) in out.chunks_exact_mut(d).enumerate() {
+            let mean = sums[g] / d as f32;
+            let var = squares[g] / d as f32 - mean * mean;
+            let inv_std = (var + LAYER_NORM_EPS).sqrt().recip();
+            for ((v, &w), &b) in row.iter_mut().zip(weight).zip(bias) {
+                *v = (*v - mean) * inv_std * w + b;
+            }
+        }
     }
 }
 
@@ -222,40 +296,9 @@ fn attend(
     out: &mut [f32],
     probs: Option<(&mut [f32], usize)>,
 ) {
-    let head_dim = d_model / heads;
-    let scale = (head_dim as f32).powf(-0.5);
-    let work = |row: usize, out_row: &mut [f32], mut probs_row: Option<&mut [f32]>| {
-        let kv = source.row_keys(row);
-        let len = kv.len;
+    let work = |row: usize, out_row: &mut [f32], probs_row: Option<&mut [f32]>| {
         let query = &queries[row * query_stride..][..d_model];
-        let mut scores = vec![0f32; len];
-        out_row.fill(0.0);
-        for head in 0..heads {
-            let channel = head * head_dim;
-            let q = &query[channel..channel + head_dim];
-            let mut max = f32::NEG_INFINITY;
-            for (position, score) in scores.iter_mut().enumerate() {
-                let offset = position * kv.position_stride + channel;
-                *score = dot(q, &kv.keys[offset..offset + head_dim]) * scale;
-                max = max.max(*score);
-            }
-            let mut total = 0f32;
-            for score in scores.iter_mut() {
-                *score = (*score - max).exp();
-                total += *score;
-            }
-            let out_head = &mut out_row[channel..channel + head_dim];
-            for (position, score) in scores.iter_mut().enumerate() {
-                *score /= total;
-                let offset = position * kv.position_stride + channel;
-                axpy(out_head, *score, &kv.values[offset..offset + head_dim]);
-            }
-            if let Some(p) = probs_row.as_deref_mut() {
-                for (slot, score) in p.iter_mut().zip(&scores) {
-                    *slot += score / heads as f32;
-                }
-            }
-        }
+        attend_row(query, source.row_keys(row), heads, out_row, probs_row);
     };
     match probs {
         Some((probs, width)) => {
@@ -274,8 +317,83 @@ fn attend(
     }
 }
 
+wide::dispatched! {
+    /// One query row's multi-head attention over `kv`: writes `out_row` (`[d_model]`) and adds the
+    /// head-averaged weights to `probs_row` when given. At the CPU's width, same bits at every one.
+    fn attend_row / attend_row_at(
+        query: &[f32],
+        kv: RowKeys<'_>,
+        heads: usize,
+        out_row: &mut [f32],
+        probs_row: Option<&mut [f32]>,
+    ) {
+        let d_model = query.len();
+        let head_dim = d_model / heads;
+        let scale = (head_dim as f32).powf(-0.5);
+        let mut probs_row = probs_row;
+        let len = kv.len;
+        // Up to 512 positions on the stack: no allocation per row and step.
+        let mut stack = [0f32; 512];
+        let mut heap = Vec::new();
+        let scores: &mut [f32] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0f32);
+            &mut heap
+        };
+        out_row.fill(0.0);
+        for head in 0..heads {
+            let channel = head * head_dim;
+            let q = &query[channel..channel + head_dim];
+            let key = |position: usize| {
+                let offset = position * kv.position_stride + channel;
+                &kv.keys[offset..offset + head_dim]
+            };
+            // Four positions at a time: four independent chains of additions (each dot product
+            // keeps its own order), where one at a time waited on each addition.
+            let mut groups = scores.chunks_exact_mut(4);
+            for (group, first) in (&mut groups).zip((0..).step_by(4)) {
+                let dots = dot4(q, [key(first), key(first + 1), key(first + 2), key(first + 3)]);
+                for (score, dot) in group.iter_mut().zip(dots) {
+                    *score = dot * scale;
+                }
+            }
+            let done = len - groups.into_remainder().len();
+            for (position, score) in scores.iter_mut().enumerate().skip(done) {
+                *score = dot(q, key(position)) * scale;
+            }
+            let max = scores.iter().fold(f32::NEG_INFINITY, |max, &s| max.max(s));
+            let mut total = 0f32;
+            for score in scores.iter_mut() {
+                *score = (*score - max).exp();
+                total += *score;
+            }
+            for score in scores.iter_mut() {
+                *score /= total;
+            }
+            let out_head = &mut out_row[channel..channel + head_dim];
+            let value = |position: usize| {
+                let offset = position * kv.position_stride + channel;
+                &kv.values[offset..offset + head_dim]
+            };
+            if head_dim == 64 {
+                weighted_sum::<64>(out_head, scores, value);
+            } else {
+                for (position, &score) in scores.iter().enumerate() {
+                    axpy(out_head, score, value(position));
+                }
+            }
+            if let Some(p) = probs_row.as_deref_mut() {
+                for (slot, score) in p.iter_mut().zip(scores.iter()) {
+                    *slot += score / heads as f32;
+                }
+            }
+        }
+    }
+}
+
 /// Dot product with eight independent accumulators, so the compiler can vectorise it.
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (a_main, a_rest) = a.split_at(a.len() - a.len() % 8);
@@ -292,7 +410,52 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
-#[inline]
+/// [`dot`] of `a` with four vectors at once (each result the same bits as `dot`'s).
+#[inline(always)]
+fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    let main = a.len() - a.len() % 8;
+    let b = b.map(|b| &b[..a.len()]);
+    let mut acc = [[0f32; 8]; 4];
+    for start in (0..main).step_by(8) {
+        let x = &a[start..start + 8];
+        for (acc, b) in acc.iter_mut().zip(&b) {
+            let y = &b[start..start + 8];
+            for i in 0..8 {
+                acc[i] += x[i] * y[i];
+            }
+        }
+    }
+    let mut out = [0f32; 4];
+    for ((out, acc), b) in out.iter_mut().zip(&acc).zip(&b) {
+        let mut sum = acc.iter().sum::<f32>();
+        for (x, y) in a[main..].iter().zip(&b[main..]) {
+            sum += x * y;
+        }
+        *out = sum;
+    }
+    out
+}
+
+/// `out += Σ weight[p] · value(p)` over the positions in order, `out` held in registers (what
+/// [`axpy`] per position computes, to the bit, without a store and reload per position).
+#[inline(always)]
+fn weighted_sum<'v, const N: usize>(
+    out: &mut [f32],
+    weights: &[f32],
+    value: impl Fn(usize) -> &'v [f32],
+) {
+    let mut acc = [0f32; N];
+    acc.copy_from_slice(out);
+    for (position, &weight) in weights.iter().enumerate() {
+        let v = &value(position)[..N];
+        for i in 0..N {
+            acc[i] += weight * v[i];
+        }
+    }
+    out.copy_from_slice(&acc);
+}
+
+#[inline(always)]
 fn axpy(out: &mut [f32], alpha: f32, x: &[f32]) {
     for (o, v) in out.iter_mut().zip(x) {
         *o += alpha * v;
@@ -768,6 +931,7 @@ impl StepModel for MarianModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::wide::Width;
 
     #[test]
     fn positions_match_marian_layout() {
@@ -800,5 +964,150 @@ mod tests {
         let mut out = [0f32; 2];
         attend(&[1.0, 0.0], 2, &source, 1, 2, &mut out, None);
         assert_eq!(out, [1.0, 2.0]);
+    }
+
+    fn spread(count: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+        (0..count)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 4001) as f32 / 1000.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// The attention of one row as it was computed before the dispatched kernel: one position
+    /// at a time, each value added into the output in memory.
+    fn reference_attention(
+        query: &[f32],
+        kv: &RowKeys<'_>,
+        heads: usize,
+        out: &mut [f32],
+        probs: &mut [f32],
+    ) {
+        let head_dim = query.len() / heads;
+        let scale = (head_dim as f32).powf(-0.5);
+        let mut scores = vec![0f32; kv.len];
+        out.fill(0.0);
+        for head in 0..heads {
+            let channel = head * head_dim;
+            let q = &query[channel..channel + head_dim];
+            let mut max = f32::NEG_INFINITY;
+            for (position, score) in scores.iter_mut().enumerate() {
+                let offset = position * kv.position_stride + channel;
+                *score = dot(q, &kv.keys[offset..offset + head_dim]) * scale;
+                max = max.max(*score);
+            }
+            let mut total = 0f32;
+            for score in scores.iter_mut() {
+                *score = (*score - max).exp();
+                total += *score;
+            }
+            for (position, score) in scores.iter_mut().enumerate() {
+                *score /= total;
+                let offset = position * kv.position_stride + channel;
+                axpy(
+                    &mut out[channel..channel + head_dim],
+                    *score,
+                    &kv.values[offset..offset + head_dim],
+                );
+            }
+            for (slot, score) in probs.iter_mut().zip(&scores) {
+                *slot += score / heads as f32;
+            }
+        }
+    }
+
+    /// Every width gives the reference's bits (f32 exactness with transformers rests on them):
+    /// head widths of 64 (Marian's, with its register path) and others, lengths that are no
+    /// multiple of the four positions taken together, a key stride wider than the row.
+    #[test]
+    fn attention_gives_the_reference_bits_at_every_width() {
+        for (heads, d_model, len) in [
+            (8, 512, 1),
+            (8, 512, 7),
+            (8, 512, 53),
+            (2, 12, 5),
+            (3, 30, 600),
+        ] {
+            let stride = d_model + 3;
+            let (keys, values) = (spread(len * stride, 1), spread(len * stride, 2));
+            let query = spread(d_model, 3);
+            let kv = || RowKeys {
+                keys: &keys,
+                values: &values,
+                len,
+                position_stride: stride,
+            };
+            let (mut want, mut want_probs) = (vec![0f32; d_model], vec![0f32; len]);
+            reference_attention(&query, &kv(), heads, &mut want, &mut want_probs);
+            for width in Width::available() {
+                let (mut got, mut got_probs) = (vec![1f32; d_model], vec![0f32; len]);
+                attend_row_at(width, &query, kv(), heads, &mut got, Some(&mut got_probs));
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{width:?} {heads}×{d_model} len {len}"
+                );
+                assert_eq!(bits(&got_probs), bits(&want_probs), "{width:?}");
+            }
+        }
+    }
+
+    /// The fused residual layer norm computes candle's `layer_norm(residual + x)` to the bit,
+    /// for full groups of rows and a partial one, at every width.
+    #[test]
+    fn residual_layer_norm_gives_candles_bits_at_every_width() {
+        let (rows, d) = (NORM_GROUP + 3, 512);
+        let residual = spread(rows * d, 4);
+        let x = spread(rows * d, 5);
+        let (weight, bias) = (spread(d, 6), spread(d, 7));
+        let tensor =
+            |v: &[f32], shape: &[usize]| Tensor::from_slice(v, shape, &Device::Cpu).unwrap();
+        let sum = (tensor(&residual, &[rows, d]) + tensor(&x, &[rows, d])).unwrap();
+        let want: Vec<u32> = candle_nn::ops::layer_norm(
+            &sum,
+            &tensor(&weight, &[d]),
+            &tensor(&bias, &[d]),
+            LAYER_NORM_EPS,
+        )
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+        let norm = LayerNorm { weight, bias };
+        for width in Width::available() {
+            let mut got = vec![0f32; rows * d];
+            for ((out, r), x) in got
+                .chunks_mut(NORM_GROUP * d)
+                .zip(residual.chunks(NORM_GROUP * d))
+                .zip(x.chunks(NORM_GROUP * d))
+            {
+                residual_norm_rows_at(width, r, x, &norm.weight, &norm.bias, out);
+            }
+            let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "{width:?}");
+        }
+        let through_tensors = norm
+            .residual(&tensor(&residual, &[rows, d]), &tensor(&x, &[rows, d]))
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(
+            through_tensors
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            want
+        );
     }
 }
