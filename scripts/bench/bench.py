@@ -15,15 +15,16 @@ avx512_bf16).
     scripts/bench/run_bench.sh            # everything: model, conversions, build, 500 sentences
     scripts/bench/run_bench.sh --quick    # 100 sentences
     scripts/bench/run_bench.sh --quick --natural   # outputs end by themselves, at most 128 tokens
+    .venv/bin/python scripts/bench/bench.py --help
 
 --natural: the same sentences on the variant of the model whose outputs end by themselves at
 varied lengths (scripts/bench/make_natural_model.py: about half the source length plus a few,
 10-60 tokens on most sentences), no forced minimum, at most --max-length (128) new tokens. Batch
 compaction and early-finishing beams are then measured too. The f32 engines are exact, so they
-produce the same lengths; tokens/s count the tokens each engine produced (</s> included), and the
-report gives each run's output-length distribution (mean, p10, p90) and how many outputs are as
-long as transformers'.
-    .venv/bin/python scripts/bench/bench.py --help
+produce the same lengths (except CTranslate2 at beam 4: it stops its search once 4 hypotheses
+have finished); tokens/s count the tokens each engine produced (</s> included), and the report
+gives each run's output-length distribution (mean, p10, p90) and how many outputs are as long as
+transformers'.
 
 How each engine is driven:
 - de2en: `de2en translate --guard off --no-memory --model DIR --input-format lines --beam-size B --max-length 32
