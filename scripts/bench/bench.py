@@ -14,10 +14,20 @@ avx512_bf16).
 
     scripts/bench/run_bench.sh            # everything: model, conversions, build, 500 sentences
     scripts/bench/run_bench.sh --quick    # 100 sentences
+    scripts/bench/run_bench.sh --quick --natural   # outputs end by themselves, at most 128 tokens
     .venv/bin/python scripts/bench/bench.py --help
 
+--natural: the same sentences on the variant of the model whose outputs end by themselves at
+varied lengths (scripts/bench/make_natural_model.py: about half the source length plus a few,
+10-60 tokens on most sentences), no forced minimum, at most --max-length (128) new tokens. Batch
+compaction and early-finishing beams are then measured too. The f32 engines are exact, so they
+produce the same lengths (except CTranslate2 at beam 4: it stops its search once 4 hypotheses
+have finished); tokens/s count the tokens each engine produced (</s> included), and the report
+gives each run's output-length distribution (mean, p10, p90) and how many outputs are as long as
+transformers'.
+
 How each engine is driven:
-- de2en: `de2en translate --guard off --model DIR --input-format lines --beam-size B --max-length 32
+- de2en: `de2en translate --guard off --no-memory --model DIR --input-format lines --beam-size B --max-length 32
   --min-length 32 --batch-tokens T --threads 2`, sentences on stdin. Load time = wall time of the
   same command on empty input; translation time = wall time on the sentences minus that.
   Batch 1 uses --batch-tokens 1 (one sentence per batch); batch 32 uses 32 × the mean padded source
@@ -61,6 +71,11 @@ OUT = HERE / "out"
 MODEL_DIR = OUT / "opus-mt-de-en-random"
 CT2_DIRS = {"ct2-fp32": OUT / "ct2-fp32", "ct2-int8": OUT / "ct2-int8"}
 NEW_TOKENS = 32
+# --natural: the variant whose outputs end by themselves (make_natural_model.py), no forced length.
+NATURAL_MODEL_DIR = OUT / "opus-mt-de-en-natural"
+NATURAL_CT2_DIRS = {"ct2-fp32": OUT / "ct2-natural-fp32", "ct2-int8": OUT / "ct2-natural-int8"}
+NATURAL_MAX_TOKENS = 128
+EOS_ID = 0
 ENGINES = ["transformers", "ct2-fp32", "ct2-int8", "de2en", "de2en-int8", "de2en-int8-avx2", "de2en-rust-bert"]
 # de2en's own engines, each compared with every peer below; de2en-rust-bert is an optional peer
 # (it needs a libtorch build, see run_bench.sh).
@@ -73,6 +88,12 @@ FP32_OF = {"de2en-int8": "de2en", "de2en-int8-avx2": "de2en", "ct2-int8": "ct2-f
 DE2EN_ENGINES = ["de2en", "de2en-int8", "de2en-int8-avx2", "de2en-rust-bert"]
 DEFAULT_ENGINES = [e for e in ENGINES if e != "de2en-int8-avx2"]
 CPU_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"]
+
+
+def use_natural_model() -> None:
+    """--natural: every engine loads the natural-length variant and its CTranslate2 conversions."""
+    global MODEL_DIR, CT2_DIRS
+    MODEL_DIR, CT2_DIRS = NATURAL_MODEL_DIR, NATURAL_CT2_DIRS
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
@@ -143,24 +164,29 @@ def worker_transformers(args, sentences: list[str]) -> dict:
 
     start, cpu_start = time.perf_counter(), cpu_seconds()
     outputs = [""] * len(sentences)
+    out_lengths = [0] * len(sentences)
     tokens = 0
     with torch.inference_mode():
         lengths = [len(ids) for ids in tok(sentences).input_ids]
         for idx in batches_by_length(lengths, args.batch):
             enc = tok([sentences[i] for i in idx], return_tensors="pt", padding=True)
-            gen = model.generate(
-                **enc,
-                num_beams=args.beam,
-                min_new_tokens=NEW_TOKENS,
-                max_new_tokens=NEW_TOKENS,
-                early_stopping=False,
-            )
-            tokens += (gen.shape[1] - 1) * len(idx)
-            for i, text in zip(idx, tok.batch_decode(gen, skip_special_tokens=True)):
+            limits = dict(max_new_tokens=args.max_length) if args.natural else dict(min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS)
+            gen = model.generate(**enc, num_beams=args.beam, early_stopping=False, **limits)
+            for i, row, text in zip(idx, gen[:, 1:].tolist(), tok.batch_decode(gen, skip_special_tokens=True)):
+                # Generated tokens up to and including </s>; shorter rows of a batch are padded.
+                n = row.index(EOS_ID) + 1 if EOS_ID in row else sum(t != model.config.pad_token_id for t in row)
+                out_lengths[i] = n
+                tokens += n
                 outputs[i] = text
     translate_s, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start
     return dict(
-        load_s=load_s, translate_s=translate_s, cpu_s=cpu_s, tokens=tokens, peak_rss_mb=peak_rss_mb(), outputs=outputs
+        load_s=load_s,
+        translate_s=translate_s,
+        cpu_s=cpu_s,
+        tokens=tokens,
+        peak_rss_mb=peak_rss_mb(),
+        outputs=outputs,
+        lengths=out_lengths,
     )
 
 
@@ -184,25 +210,39 @@ def worker_ct2(args, sentences: list[str]) -> dict:
 
     start, cpu_start = time.perf_counter(), cpu_seconds()
     outputs = [""] * len(sentences)
+    out_lengths = [0] * len(sentences)
     tokens = 0
     source = [tok.convert_ids_to_tokens(ids) for ids in tok(sentences).input_ids]
     for idx in batches_by_length([len(s) for s in source], args.batch):
-        results = translator.translate_batch(
-            [source[i] for i in idx],
-            beam_size=args.beam,
-            min_decoding_length=NEW_TOKENS,
-            max_decoding_length=NEW_TOKENS,
-            max_batch_size=args.batch,
-        )
+        if args.natural:
+            limits = dict(max_decoding_length=args.max_length)
+        else:
+            limits = dict(min_decoding_length=NEW_TOKENS, max_decoding_length=NEW_TOKENS)
+        results = translator.translate_batch([source[i] for i in idx], beam_size=args.beam, max_batch_size=args.batch, **limits)
         for i, result in zip(idx, results):
             hyp = result.hypotheses[0]
+            if args.natural:
+                # CTranslate2 leaves the </s> out of the hypothesis; the other engines count it, as a
+                # decoding step it is. An output cut at the limit has no </s>.
+                n = min(len(hyp) + 1, args.max_length)
+                out_lengths[i] = n
+                tokens += n
+                outputs[i] = tok.decode(tok.convert_tokens_to_ids(hyp), skip_special_tokens=True)
+                continue
             tokens += len(hyp)
+            out_lengths[i] = len(hyp)
             # transformers and de2en end with the forced </s> as token 32; CTranslate2 has no forced
             # EOS and emits a 32nd ordinary token instead: compare texts on the first 31.
             outputs[i] = tok.decode(tok.convert_tokens_to_ids(hyp[: NEW_TOKENS - 1]), skip_special_tokens=True)
     translate_s, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start
     return dict(
-        load_s=load_s, translate_s=translate_s, cpu_s=cpu_s, tokens=tokens, peak_rss_mb=peak_rss_mb(), outputs=outputs
+        load_s=load_s,
+        translate_s=translate_s,
+        cpu_s=cpu_s,
+        tokens=tokens,
+        peak_rss_mb=peak_rss_mb(),
+        outputs=outputs,
+        lengths=out_lengths,
     )
 
 
@@ -241,12 +281,15 @@ def worker_de2en(args, sentences: list[str]) -> dict:
         "--model", str(MODEL_DIR),
         "--input-format", "lines",
         "--beam-size", str(args.beam),
-        "--max-length", str(NEW_TOKENS),
-        "--min-length", str(NEW_TOKENS),
+        *(["--max-length", str(args.max_length)] if args.natural else ["--max-length", str(NEW_TOKENS), "--min-length", str(NEW_TOKENS)]),
         "--batch-tokens", str(batch_tokens),
         "--threads", str(args.threads),
-        # The engine itself, as the peers are measured: no output guard re-decoding.
+        # The engine itself, as the peers are measured: no output guard re-decoding, and no
+        # translation memory (on by default since it landed): otherwise every run after the first
+        # with the same model, beam and lengths -- batch 32 after batch 1, de2en-int8-avx2 after
+        # de2en-int8, a second bench run -- is answered from the memory without reaching the model.
         "--guard", "off",
+        "--no-memory",
     ]  # fmt: skip
     if args.engine in ("de2en-int8", "de2en-int8-avx2"):
         cmd += ["--precision", "int8"]
@@ -282,6 +325,12 @@ def worker_de2en(args, sentences: list[str]) -> dict:
         outputs.pop()
     if len(outputs) != len(sentences):
         raise RuntimeError(f"de2en wrote {len(outputs)} lines for {len(sentences)} sentences")
+    if args.natural:
+        # de2en prints text only. With --natural every output is whole-word filler pieces (the
+        # model's bias rules out the other pieces, see make_natural_model.py): words + 1 (</s>).
+        lengths = [min(len(text.split()) + 1, args.max_length) for text in outputs]
+    else:
+        lengths = [NEW_TOKENS] * len(sentences)  # forced by --min-length = --max-length
     if total_s - load_s < 0.05 * total_s:
         raise RuntimeError(f"translation time ({total_s:.2f} s in all) too close to load time ({load_s:.2f} s): use more sentences")
     return dict(
@@ -290,7 +339,8 @@ def worker_de2en(args, sentences: list[str]) -> dict:
         # The translation's share: the empty run's CPU time taken off, as its wall time is.
         cpu_s=max(0.0, total_cpu_s - load_cpu_s),
         run_cpu_per_wall=total_cpu_s / total_s,
-        tokens=NEW_TOKENS * len(sentences),  # forced by --min-length = --max-length
+        tokens=sum(lengths),
+        lengths=lengths,
         peak_rss_mb=rss_mb,
         outputs=outputs,
         batch_tokens=batch_tokens,
@@ -322,8 +372,10 @@ def run_one(args, engine: str, beam: int, batch: int) -> dict:
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
         "--beam", str(beam), "--batch", str(batch), "--n", str(args.n),
         "--threads", str(args.threads), "--sentences", str(args.sentences), "--de2en", args.de2en,
-        "--de2en-rust-bert", args.de2en_rust_bert,
+        "--de2en-rust-bert", args.de2en_rust_bert, "--max-length", str(args.max_length),
     ]  # fmt: skip
+    if args.natural:
+        cmd.append("--natural")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -366,9 +418,31 @@ def header(args, sentences: list[str]) -> list[str]:
         f"CPU: {info['cpu']} ({info['cores']} logical cores); flags: {flag_text}; threads per engine: {args.threads}.",
         "",
         f"{len(sentences)} sentences (mean {st['mean_words']:.1f} words, max {st['max_words']}, "
-        f"{st['over_40']} over 40), exactly {NEW_TOKENS} new tokens each; model: opus-mt-de-en shape, "
-        "random weights (`scripts/bench/make_full_model.py`).",
+        f"{st['over_40']} over 40), "
+        + (
+            f"natural output lengths (each output ends at its own </s>, at most {args.max_length} new tokens); "
+            "model: opus-mt-de-en shape, random weights shaped to end (`scripts/bench/make_natural_model.py`). "
+            "Tokens/s are over the tokens each engine produced, </s> included."
+            if args.natural
+            else f"exactly {NEW_TOKENS} new tokens each; model: opus-mt-de-en shape, "
+            "random weights (`scripts/bench/make_full_model.py`)."
+        ),
     ]
+
+
+def length_stats(r: dict) -> str:
+    """Output tokens per sentence: mean, p10, p90."""
+    lengths = sorted(r.get("lengths") or [])
+    if not lengths:
+        return "–"
+    q = statistics.quantiles(lengths, n=10) if len(lengths) > 1 else [lengths[0]] * 9
+    return f"{statistics.mean(lengths):.1f} / {q[0]:.0f} / {q[8]:.0f}"
+
+
+def same_length(a: dict | None, b: dict | None) -> str:
+    if not (a and b and a.get("lengths") and b.get("lengths")):
+        return "–"
+    return f"{sum(x == y for x, y in zip(a['lengths'], b['lengths']))}/{len(b['lengths'])}"
 
 
 def report(results: list[dict], args, sentences: list[str] | None = None) -> str:
@@ -398,23 +472,34 @@ def report(results: list[dict], args, sentences: list[str] | None = None) -> str
         "own fp32 engine's."
     )
     lines.append("")
+    natural = getattr(args, "natural", False)
+    if natural:
+        lines.append(
+            "Output tokens per sentence (</s> included) as mean / p10 / p90; same length: outputs as long as "
+            "transformers' (for int8 engines: as their own fp32 engine's)."
+        )
+        lines.append("")
+    extra_head = " | tokens mean / p10 / p90 | same length as transformers | same length as own fp32" if natural else ""
     lines.append(
         "| beam | batch | engine | target tokens/s | sentences/s | CPU-s/wall-s | peak RSS MB | load s "
-        "| same text as transformers | same text as own fp32 |"
+        "| same text as transformers | same text as own fp32" + extra_head + " |"
     )
-    lines.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if natural else ""))
     for r in results:
         if "error" in r:
             error = r["error"].replace("|", "/")[:160]
-            lines.append(f"| {r['beam']} | {r['batch']} | {r['engine']} | failed: {error} | | | | | | |")
+            lines.append(f"| {r['beam']} | {r['batch']} | {r['engine']} | failed: {error} | | | | | | |" + (" | | |" if natural else ""))
             continue
         key = (r["beam"], r["batch"])
-        vs_transformers = same_text(r, ok.get(("transformers", *key))) if r["engine"] != "transformers" else "–"
-        vs_fp32 = same_text(r, ok.get((FP32_OF[r["engine"]], *key))) if r["engine"] in FP32_OF else "–"
+        transformers_run = ok.get(("transformers", *key)) if r["engine"] != "transformers" else None
+        fp32_run = ok.get((FP32_OF[r["engine"]], *key)) if r["engine"] in FP32_OF else None
+        extra = ""
+        if natural:
+            extra = f" | {length_stats(r)} | {same_length(r, transformers_run)} | {same_length(r, fp32_run)}"
         lines.append(
             f"| {r['beam']} | {r['batch']} | {r['engine']} | {fmt(tokens_per_s(r), 0)} | "
             f"{fmt(r['sentences'] / r['translate_s'], 2)} | {fmt(cpu_per_wall(r), 2)} | {fmt(r['peak_rss_mb'], 0)} | "
-            f"{fmt(r['load_s'], 2)} | {vs_transformers} | {vs_fp32} |"
+            f"{fmt(r['load_s'], 2)} | {same_text(r, transformers_run)} | {same_text(r, fp32_run)}{extra} |"
         )
     lines.append("")
 
@@ -461,6 +546,14 @@ def main() -> int:
     ensure_python_with_packages()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 sentences instead of 500")
+    parser.add_argument(
+        "--natural",
+        action="store_true",
+        help="natural output lengths: the model of make_natural_model.py, no forced length, at most --max-length",
+    )
+    parser.add_argument(
+        "--max-length", type=int, default=NATURAL_MAX_TOKENS, help=f"--natural: new tokens at most ({NATURAL_MAX_TOKENS})"
+    )
     parser.add_argument("--n", type=int, default=None, help="number of sentences (default 500, --quick 100)")
     parser.add_argument("--sentences", default=str(HERE / "sentences.de.txt"))
     parser.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help=f"comma list from {ENGINES}")
@@ -478,7 +571,9 @@ def main() -> int:
         help="de2en built with --features rust-bert (default $DE2EN_RUST_BERT_BIN, else target/rust-bert/release/de2en)",
     )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per (engine, beam, batch) run")
-    parser.add_argument("--results", default=str(OUT / "results.md"), help="markdown table written here too")
+    parser.add_argument(
+        "--results", default=None, help="markdown table written here too (out/results.md; --natural: out/results-natural.md)"
+    )
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--beam", type=int, help=argparse.SUPPRESS)
@@ -486,7 +581,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.n is None:
         args.n = 100 if args.quick else 500
+    if args.results is None:
+        args.results = str(OUT / ("results-natural.md" if args.natural else "results.md"))
 
+    if args.natural:
+        use_natural_model()
     if args.worker:
         args.engine = args.worker
         return run_worker(args)
@@ -497,12 +596,13 @@ def main() -> int:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         parser.error(f"unknown engine(s) {unknown}; choose from {ENGINES}")
+    maker = "make_natural_model.py" if args.natural else "make_full_model.py"
     if not (MODEL_DIR / "model.safetensors").exists():
-        print(f"{MODEL_DIR} is missing: run scripts/bench/make_full_model.py first", file=sys.stderr)
+        print(f"{MODEL_DIR} is missing: run scripts/bench/{maker} first", file=sys.stderr)
         return 1
     for name, path in CT2_DIRS.items():
         if name in engines and not (path / "model.bin").exists():
-            print(f"skipping {name}: {path} is missing (run make_full_model.py without --no-ct2)", file=sys.stderr)
+            print(f"skipping {name}: {path} is missing (run {maker} without --no-ct2)", file=sys.stderr)
             engines.remove(name)
     missing_bin = []
     if not (Path(args.de2en).is_file() and os.access(args.de2en, os.X_OK)):
@@ -533,7 +633,8 @@ def main() -> int:
                 else:
                     print(
                         f"{tokens_per_s(r):.0f} tok/s, {r['sentences'] / r['translate_s']:.2f} sent/s, "
-                        f"CPU-s/wall-s {fmt(cpu_per_wall(r), 2)}, load {r['load_s']:.2f} s, "
+                        + (f"tokens {length_stats(r)}, " if args.natural else "")
+                        + f"CPU-s/wall-s {fmt(cpu_per_wall(r), 2)}, load {r['load_s']:.2f} s, "
                         f"RSS {r['peak_rss_mb']:.0f} MB ({time.perf_counter() - start:.0f} s)",
                         flush=True,
                     )
@@ -545,7 +646,7 @@ def main() -> int:
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(table, encoding="utf-8")
     with open(Path(args.results).with_suffix(".json"), "w", encoding="utf-8") as f:
-        json.dump([{k: v for k, v in r.items() if k != "outputs"} for r in results], f, indent=1)
+        json.dump([{k: v for k, v in r.items() if k not in ("outputs", "lengths")} for r in results], f, indent=1)
     return 0
 
 

@@ -5,6 +5,7 @@
 #   scripts/bench/run_bench.sh            # 500 sentences, beam 1/4 x batch 1/32, every engine:
 #                                         # transformers, ct2-fp32, ct2-int8, de2en, de2en-int8
 #   scripts/bench/run_bench.sh --quick    # 100 sentences
+#   scripts/bench/run_bench.sh --quick --natural   # outputs end by themselves (make_natural_model.py)
 #   NO_BUILD=1 scripts/bench/run_bench.sh --engines transformers,ct2-fp32
 #   RUST_BERT=1 scripts/bench/run_bench.sh --quick   # also build and run --engine rust-bert
 #
@@ -30,6 +31,13 @@ export OMP_WAIT_POLICY=PASSIVE   # without it libtorch busy-waits on these VMs (
 if [[ ! -f "$here/out/opus-mt-de-en-random/model.safetensors" || ! -f "$here/out/ct2-int8/model.bin" ]]; then
     "$python" "$here/make_full_model.py"
 fi
+
+# --natural runs the variant whose outputs end by themselves; it is made from the model above.
+for arg in "$@"; do
+    if [[ "$arg" == "--natural" && ( ! -f "$here/out/opus-mt-de-en-natural/model.safetensors" || ! -f "$here/out/ct2-natural-int8/model.bin" ) ]]; then
+        "$python" "$here/make_natural_model.py"
+    fi
+done
 
 if [[ -z "${DE2EN_BIN:-}" && -z "${NO_BUILD:-}" ]]; then
     if command -v cargo >/dev/null; then
