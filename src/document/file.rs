@@ -150,11 +150,7 @@ impl PreparedFile {
                 .map(|p| p.doc.target.clone().into_bytes())
                 .unwrap_or_default(),
         };
-        Ok(TranslatedFile {
-            parts,
-            bytes,
-            package: self.package.is_some(),
-        })
+        Ok(TranslatedFile { parts, bytes })
     }
 }
 
@@ -171,7 +167,6 @@ pub struct TranslatedPart {
 pub struct TranslatedFile {
     pub parts: Vec<TranslatedPart>,
     bytes: Vec<u8>,
-    package: bool,
 }
 
 /// `--format json` of a package: each text part's translation, and every segment naming its part.
@@ -204,8 +199,9 @@ impl TranslatedFile {
 
     /// `--format json`: a text's `TranslatedDocument`; a package's parts with their segments.
     pub fn json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let mut bytes = match (self.package, self.parts.first()) {
-            (false, Some(part)) => serde_json::to_vec_pretty(&part.doc)?,
+        // A file that is one text has one part without a name; a package's parts are named.
+        let mut bytes = match self.parts.first() {
+            Some(part) if part.name.is_none() => serde_json::to_vec_pretty(&part.doc)?,
             _ => serde_json::to_vec_pretty(&PackageReport {
                 parts: self
                     .parts

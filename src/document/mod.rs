@@ -13,9 +13,9 @@ mod model;
 
 use std::path::Path;
 
-use crate::engine::{Engine, Unlimited};
+use crate::engine::Engine;
 use crate::glossary::Glossary;
-use crate::input::{Decoded, InputError};
+use crate::input::InputError;
 
 pub use file::{PackageError, PreparedFile, SourceFile, TranslatedFile, TranslatedPart};
 pub use formats::Format;
@@ -40,12 +40,6 @@ pub struct PrepareOptions {
     pub quotes: QuoteStyle,
 }
 
-/// The text of a file's bytes as `format` reads it (an HTML page's own charset declaration
-/// decides; other text is detected); `name` is used in messages.
-pub fn decode(format: Format, bytes: &[u8], name: &Path) -> Result<Decoded, InputError> {
-    format.reader().decode(bytes, name)
-}
-
 /// A file's bytes as `format` reads them: its text, or a package's texts (`name` for messages).
 pub fn open(format: Format, bytes: &[u8], name: &Path) -> Result<SourceFile, OpenError> {
     format.open(bytes, name)
@@ -54,12 +48,6 @@ pub fn open(format: Format, bytes: &[u8], name: &Path) -> Result<SourceFile, Ope
 /// Splits `source` into segments. The engine is asked for token counts only (long sentences).
 pub fn prepare(source: &str, options: &PrepareOptions, engine: &dyn Engine) -> PreparedDocument {
     prepare_with_glossary(source, options, engine, None)
-}
-
-/// `prepare` for segmentation alone: no engine, so no sentence is split for the model's length.
-pub fn segment(source: &str, options: &PrepareOptions) -> PreparedDocument {
-    let parsed = options.format.reader().parse(source);
-    model::prepare(source, parsed, options.quotes, &Unlimited, None)
 }
 
 /// `prepare`, with the terms of `glossary` turned into placeholders (see `crate::glossary`).
