@@ -234,6 +234,14 @@ impl Dense {
 
     /// `x·Wᵀ + b` for `x` of shape `[rows, in_dim]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, EngineError> {
+        let rows = x.dims2()?.0;
+        let out = self.forward_vec(x)?;
+        Ok(Tensor::from_vec(out, (rows, self.out_dim), &Device::Cpu)?)
+    }
+
+    /// [`Self::forward`]'s values, `[rows, out_dim]` row by row, for a caller that goes on
+    /// working on them in place.
+    pub fn forward_vec(&self, x: &Tensor) -> Result<Vec<f32>, EngineError> {
         let (rows, in_dim) = x.dims2()?;
         if in_dim != self.in_dim {
             return Err(candle_core::Error::Msg(format!(
@@ -242,8 +250,12 @@ impl Dense {
             ))
             .into());
         }
-        let out = with_f32(x, |values| self.forward_slice(values, rows))??;
-        Ok(Tensor::from_vec(out, (rows, self.out_dim), &Device::Cpu)?)
+        with_f32(x, |values| self.forward_slice(values, rows))?
+    }
+
+    /// The number of outputs per row.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
     }
 
     /// `x·Wᵀ + b` for `rows` rows of `in_dim` values in `x`.

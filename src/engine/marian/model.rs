@@ -164,6 +164,16 @@ wide::dispatched! {
     }
 }
 
+wide::dispatched! {
+    /// `x · sigmoid(x)` in place, as candle computes it (`x / (1 + exp(−x))`, libm's `exp`): the
+    /// same bits.
+    fn silu / silu_at(values: &mut [f32]) {
+        for v in values.iter_mut() {
+            *v = *v / (1.0 + (-*v).exp());
+        }
+    }
+}
+
 fn activate(activation: Activation, x: &Tensor) -> Result<Tensor, EngineError> {
     Ok(match activation {
         Activation::Silu => x.silu()?,
@@ -201,7 +211,18 @@ impl FeedForward {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor, EngineError> {
-        let hidden = activate(self.activation, &self.fc1.forward(x)?)?;
+        let hidden = match self.activation {
+            // Marian's activation, on our threads: candle runs element-wise ops of 64 Ki values
+            // and more on a pool of its own, whose threads spin for work beside rayon's (on two
+            // cores, each step paid for both pools' hand-offs and yields).
+            Activation::Silu => {
+                let (rows, width) = (x.dims2()?.0, self.fc1.out_dim());
+                let mut values = self.fc1.forward_vec(x)?;
+                values.par_chunks_mut(width).with_min_len(8).for_each(silu);
+                Tensor::from_vec(values, (rows, width), &Device::Cpu)?
+            }
+            activation => activate(activation, &self.fc1.forward(x)?)?,
+        };
         self.fc2.forward(&hidden)
     }
 }
@@ -504,7 +525,10 @@ pub struct EncodedBatch {
     source_lengths: Vec<usize>,
     /// Padded source length.
     max_source_len: usize,
-    /// `[batch·max_source_len, layers·2·d_model]`: per layer, keys then values.
+    /// `[layer][keys, values][batch·max_source_len][d_model]`: each layer's keys of one sentence
+    /// one contiguous block, as are its values. The gemm writes `[batch·max_source_len,
+    /// layers·2·d_model]`; read in that layout, each position of a head was 24 KB from the last,
+    /// and the cross-attention, which reads all of it at every step, waited on memory.
     cross_kv: Vec<f32>,
 }
 
@@ -745,7 +769,20 @@ impl MarianModel {
             None => Vec::new(),
             Some(cross_kv) => {
                 let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
-                cross_kv.forward_slice(&hidden, batch * max_len)?
+                let by_position = cross_kv.forward_slice(&hidden, batch * max_len)?;
+                let positions = batch * max_len;
+                let parts = 2 * self.decoder_layers.len();
+                let mut by_part = vec![0f32; by_position.len()];
+                by_part
+                    .par_chunks_mut(positions * d)
+                    .enumerate()
+                    .for_each(|(part, block)| {
+                        for (position, out) in block.chunks_exact_mut(d).enumerate() {
+                            let start = (position * parts + part) * d;
+                            out.copy_from_slice(&by_position[start..start + d]);
+                        }
+                    });
+                by_part
             }
         };
         Ok(EncodedBatch {
@@ -819,7 +856,8 @@ impl MarianModel {
             .collect();
         let heads = self.cfg.decoder_attention_heads;
         let layers = self.decoder_layers.len();
-        let cross_width = layers * 2 * d;
+        // One layer's keys (or values) of the whole batch in `encoded.cross_kv`.
+        let part_size = encoded.source_lengths.len() * encoded.max_source_len * d;
         let mut cross_attention = None;
 
         for (index, layer) in self.decoder_layers.iter().enumerate() {
@@ -864,10 +902,10 @@ impl MarianModel {
             with_f32(&queries, |queries| {
                 let source = Strided {
                     kv: KeyValues {
-                        keys: &encoded.cross_kv[index * 2 * d..],
-                        values: &encoded.cross_kv[index * 2 * d + d..],
-                        batch_stride: width * cross_width,
-                        position_stride: cross_width,
+                        keys: &encoded.cross_kv[2 * index * part_size..],
+                        values: &encoded.cross_kv[(2 * index + 1) * part_size..],
+                        batch_stride: width * d,
+                        position_stride: d,
                     },
                     sources: &cross_sources,
                 };
@@ -1054,6 +1092,22 @@ mod tests {
                 );
                 assert_eq!(bits(&got_probs), bits(&want_probs), "{width:?}");
             }
+        }
+    }
+
+    /// Our SiLU gives candle's bits at every width (f32 exactness with transformers rests on
+    /// them), over negative, positive, large and tiny values.
+    #[test]
+    fn silu_gives_candles_bits_at_every_width() {
+        let mut values = spread(4099, 8);
+        values.extend([0.0, -0.0, 90.0, -90.0, 1e-30, -1e-30, 20.5, -20.5]);
+        let tensor = Tensor::from_slice(&values, values.len(), &Device::Cpu).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let want = bits(&tensor.silu().unwrap().to_vec1::<f32>().unwrap());
+        for width in Width::available() {
+            let mut got = values.clone();
+            silu_at(width, &mut got);
+            assert_eq!(bits(&got), want, "{width:?}");
         }
     }
 
