@@ -258,6 +258,12 @@ impl Dense {
         self.out_dim
     }
 
+    /// Whether the weights are int8 (outputs already differ from transformers' by int8's
+    /// rounding, so what follows may round differently too).
+    pub fn is_int8(&self) -> bool {
+        matches!(self.weights, Weights::Int8 { .. })
+    }
+
     /// `x·Wᵀ + b` for `rows` rows of `in_dim` values in `x`.
     pub fn forward_slice(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, EngineError> {
         if rows == 0 || self.out_dim == 0 {
