@@ -17,6 +17,15 @@ avx512_bf16).
     scripts/bench/run_bench.sh --quick --natural   # outputs end by themselves, at most 128 tokens
     .venv/bin/python scripts/bench/bench.py --help
 
+--isa avx2: every engine capped to AVX2 + FMA, so that an AVX-512 machine also measures what an
+AVX2 machine without VNNI (AMD Zen 3) runs: CTranslate2 with CT2_FORCE_CPU_ISA=AVX2 (and oneDNN's
+and MKL's caps, ONEDNN_MAX_CPU_ISA=AVX2, MKL_ENABLE_INSTRUCTIONS=AVX2), transformers with
+ATEN_CPU_CAPABILITY=avx2 and the same caps, de2en with DE2EN_SIMD=avx2 and, for int8, the widened
+kernel AVX2 CPUs without VNNI get (DE2EN_INT8_KERNEL=widened). One thing cannot be capped:
+rten-gemm, de2en's f32 matrix product, picks its AVX-512 kernel by itself, so de2en's f32 figures
+in such a run are not AVX2 figures (the report says so); its int8 figures are. A real AVX2 machine
+remains the better witness.
+
 --natural: the same sentences on the variant of the model whose outputs end by themselves at
 varied lengths (scripts/bench/make_natural_model.py: about half the source length plus a few,
 10-60 tokens on most sentences), no forced minimum, at most --max-length (128) new tokens. Batch
@@ -362,12 +371,26 @@ def run_worker(args) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+# --isa avx2: what every engine is told (see the module's docstring).
+AVX2_CAPS = {
+    "CT2_FORCE_CPU_ISA": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "DE2EN_SIMD": "avx2",
+}
+
+
 def run_one(args, engine: str, beam: int, batch: int) -> dict:
     env = dict(os.environ)
     env.update(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(args.threads), TOKENIZERS_PARALLELISM="false")
     env.setdefault("RAYON_NUM_THREADS", str(args.threads))
     if engine == "de2en-int8-avx2":
         env["DE2EN_INT8_KERNEL"] = "widened"
+    if args.isa == "avx2":
+        env.update(AVX2_CAPS)
+        if engine.startswith("de2en-int8"):
+            env["DE2EN_INT8_KERNEL"] = "widened"
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
         "--beam", str(beam), "--batch", str(batch), "--n", str(args.n),
@@ -426,6 +449,17 @@ def header(args, sentences: list[str]) -> list[str]:
             if args.natural
             else f"exactly {NEW_TOKENS} new tokens each; model: opus-mt-de-en shape, "
             "random weights (`scripts/bench/make_full_model.py`)."
+        ),
+        *(
+            [
+                "",
+                "**Every engine capped to AVX2 + FMA** (`--isa avx2`: "
+                + ", ".join(f"{k}={v}" for k, v in AVX2_CAPS.items())
+                + ", de2en int8 on its widened kernel) — except rten-gemm, de2en's f32 matrix product, "
+                "which picks its AVX-512 kernel by itself: de2en f32 figures here are not AVX2 figures.",
+            ]
+            if args.isa == "avx2"
+            else []
         ),
     ]
 
@@ -560,6 +594,12 @@ def main() -> int:
     parser.add_argument("--beams", default="1,4")
     parser.add_argument("--batches", default="1,32")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--isa",
+        choices=["native", "avx2"],
+        default="native",
+        help="avx2: cap every engine to AVX2 + FMA (an AVX2 machine without VNNI, measured on a wider one)",
+    )
     parser.add_argument(
         "--de2en",
         default=os.environ.get("DE2EN_BIN", str(Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "de2en")),

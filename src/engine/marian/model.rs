@@ -268,18 +268,47 @@ struct KeyValues<'a> {
     position_stride: usize,
 }
 
-/// The keys and values one query row attends to: positions `0..len`, position `j`'s key at
-/// `keys[j·position_stride ..][..d_model]`, its value likewise in `values`.
+/// The keys and values one query row attends to: positions `0..len`.
 struct RowKeys<'a> {
-    keys: &'a [f32],
-    values: &'a [f32],
     len: usize,
-    position_stride: usize,
+    at: PositionsAt<'a>,
+}
+
+enum PositionsAt<'a> {
+    /// Position `j`'s key at `keys[j·stride ..][..d_model]`, its value likewise in `values`.
+    Strided {
+        keys: &'a [f32],
+        values: &'a [f32],
+        stride: usize,
+    },
+    /// Position `j`'s key at `list[j][..d_model]`, its value at `list[j][d_model..]`.
+    Listed(&'a [&'a [f32]]),
+}
+
+impl RowKeys<'_> {
+    /// Position `j`'s key from channel `channel` on.
+    #[inline(always)]
+    fn key(&self, position: usize, channel: usize) -> &[f32] {
+        match self.at {
+            PositionsAt::Strided { keys, stride, .. } => &keys[position * stride + channel..],
+            PositionsAt::Listed(list) => &list[position][channel..],
+        }
+    }
+
+    /// Position `j`'s value from channel `channel` on (`d_model` the key's length).
+    #[inline(always)]
+    fn value(&self, position: usize, channel: usize, d_model: usize) -> &[f32] {
+        match self.at {
+            PositionsAt::Strided { values, stride, .. } => &values[position * stride + channel..],
+            PositionsAt::Listed(list) => &list[position][d_model + channel..],
+        }
+    }
 }
 
 /// Where each query row of an attention call finds its keys and values.
 trait AttendTo: Sync {
-    fn row_keys(&self, row: usize) -> RowKeys<'_>;
+    /// Calls `attend` with the keys and values of query `row`.
+    fn with_row_keys(&self, row: usize, attend: impl FnOnce(RowKeys<'_>));
 }
 
 /// Keys and values in one strided buffer: `sources[row] = (b, len)` says that query `row` attends
@@ -290,34 +319,60 @@ struct Strided<'a> {
 }
 
 impl AttendTo for Strided<'_> {
-    fn row_keys(&self, row: usize) -> RowKeys<'_> {
+    fn with_row_keys(&self, row: usize, attend: impl FnOnce(RowKeys<'_>)) {
         let (batch, len) = self.sources[row];
         let start = batch * self.kv.batch_stride;
-        RowKeys {
-            keys: &self.kv.keys[start..],
-            values: &self.kv.values[start..],
+        attend(RowKeys {
             len,
-            position_stride: self.kv.position_stride,
-        }
+            at: PositionsAt::Strided {
+                keys: &self.kv.keys[start..],
+                values: &self.kv.values[start..],
+                stride: self.kv.position_stride,
+            },
+        })
     }
 }
 
-/// The decoder's self-attention: every row attends to its own cache of one layer.
-struct RowCaches<'a> {
-    caches: &'a [Arc<RowCache>],
+/// The decoder's self-attention at one layer: every row attends to the positions of its own
+/// history (earlier steps, shared with the beams it forked from) and to this step's.
+struct History<'a> {
+    steps: &'a [Arc<StepKeyValues>],
+    /// `[rows, steps.len()]`: which row of each earlier step each row continues.
+    paths: &'a [u32],
+    /// This step's keys and values, `[layers][rows][2·d_model]`.
+    current: &'a [f32],
+    rows: usize,
     layer: usize,
     d_model: usize,
 }
 
-impl AttendTo for RowCaches<'_> {
-    fn row_keys(&self, row: usize) -> RowKeys<'_> {
-        let cache = &self.caches[row];
-        let keys = &cache.keys[self.layer];
-        RowKeys {
-            keys,
-            values: &cache.values[self.layer],
-            len: keys.len() / self.d_model,
-            position_stride: self.d_model,
+impl AttendTo for History<'_> {
+    fn with_row_keys(&self, row: usize, attend: impl FnOnce(RowKeys<'_>)) {
+        let (layer, width) = (self.layer, 2 * self.d_model);
+        let earlier = self.steps.len();
+        let path = &self.paths[row * earlier..][..earlier];
+        let current = &self.current[(layer * self.rows + row) * width..][..width];
+        let positions = path
+            .iter()
+            .zip(self.steps)
+            .map(|(&from, step)| step.row(layer, from as usize, width))
+            .chain(std::iter::once(current));
+        // Up to 512 positions listed on the stack: no allocation per row and step.
+        let mut stack: [&[f32]; 512] = [&[]; 512];
+        if earlier < stack.len() {
+            for (slot, position) in stack.iter_mut().zip(positions) {
+                *slot = position;
+            }
+            attend(RowKeys {
+                len: earlier + 1,
+                at: PositionsAt::Listed(&stack[..=earlier]),
+            })
+        } else {
+            let list: Vec<&[f32]> = positions.collect();
+            attend(RowKeys {
+                len: list.len(),
+                at: PositionsAt::Listed(&list),
+            })
         }
     }
 }
@@ -338,7 +393,7 @@ fn attend(
 ) {
     let work = |row: usize, out_row: &mut [f32], probs_row: Option<&mut [f32]>| {
         let query = &queries[row * query_stride..][..d_model];
-        attend_row(query, source.row_keys(row), heads, out_row, probs_row);
+        source.with_row_keys(row, |kv| attend_row(query, kv, heads, out_row, probs_row));
     };
     match probs {
         Some((probs, width)) => {
@@ -385,10 +440,7 @@ wide::dispatched! {
         for head in 0..heads {
             let channel = head * head_dim;
             let q = &query[channel..channel + head_dim];
-            let key = |position: usize| {
-                let offset = position * kv.position_stride + channel;
-                &kv.keys[offset..offset + head_dim]
-            };
+            let key = |position: usize| &kv.key(position, channel)[..head_dim];
             // Four positions at a time: four independent chains of additions (each dot product
             // keeps its own order), where one at a time waited on each addition.
             let mut groups = scores.chunks_exact_mut(4);
@@ -412,10 +464,7 @@ wide::dispatched! {
                 *score /= total;
             }
             let out_head = &mut out_row[channel..channel + head_dim];
-            let value = |position: usize| {
-                let offset = position * kv.position_stride + channel;
-                &kv.values[offset..offset + head_dim]
-            };
+            let value = |position: usize| &kv.value(position, channel, d_model)[..head_dim];
             if head_dim == 64 {
                 weighted_sum::<64>(out_head, scores, value);
             } else {
@@ -551,12 +600,19 @@ pub struct EncodedBatch {
     cross_kv: Vec<f32>,
 }
 
-/// One row's self-attention cache: per decoder layer, the keys and values of every position fed
-/// so far, `[step][d_model]`.
-#[derive(Clone)]
-struct RowCache {
-    keys: Vec<Vec<f32>>,
-    values: Vec<Vec<f32>>,
+/// The self-attention keys and values one decoder step computed, `[layers][rows][2·d_model]`
+/// (each row's key, then its value). Rows of later steps refer to the row they continue, so beams
+/// that forked share their history: a reorder copies no cache, and the beams of a sentence read
+/// their common positions from the same memory.
+struct StepKeyValues {
+    rows: usize,
+    data: Vec<f32>,
+}
+
+impl StepKeyValues {
+    fn row(&self, layer: usize, row: usize, width: usize) -> &[f32] {
+        &self.data[(layer * self.rows + row) * width..][..width]
+    }
 }
 
 /// Everything the decoder carries from one step to the next.
@@ -566,9 +622,10 @@ pub struct DecoderState {
     sentence_of_row: Vec<usize>,
     /// Tokens fed so far; also the position of the next one.
     steps: usize,
-    /// Self-attention keys and values of each live row. Reordering beams moves or shares these
-    /// (`Arc`), so a step never copies the caches of rows that simply continue.
-    caches: Vec<Arc<RowCache>>,
+    /// Self-attention keys and values of every step so far.
+    history: Vec<Arc<StepKeyValues>>,
+    /// `[rows, steps]`: the row of each step in `history` that each live row continues.
+    paths: Vec<u32>,
     /// Return head-averaged cross-attention of the last layer with each step (for alignment).
     want_cross_attention: bool,
 }
@@ -818,15 +875,8 @@ impl MarianModel {
             encoded: Arc::new(encoded),
             sentence_of_row: (0..rows).collect(),
             steps: 0,
-            caches: (0..rows)
-                .map(|_| {
-                    let layers = self.decoder_layers.len();
-                    Arc::new(RowCache {
-                        keys: vec![Vec::new(); layers],
-                        values: vec![Vec::new(); layers],
-                    })
-                })
-                .collect(),
+            history: Vec::new(),
+            paths: Vec::new(),
             want_cross_attention,
         }
     }
@@ -878,26 +928,25 @@ impl MarianModel {
         // One layer's keys (or values) of the whole batch in `encoded.cross_kv`.
         let part_size = encoded.source_lengths.len() * encoded.max_source_len * d;
         let mut cross_attention = None;
+        // This step's self-attention keys and values, `[layers][rows][2·d]`.
+        let mut current = vec![0f32; layers * rows * 2 * d];
 
         for (index, layer) in self.decoder_layers.iter().enumerate() {
             // Self-attention over everything fed so far, this step included.
             let qkv = layer.qkv.forward(&hidden)?;
             let mut context = vec![0f32; rows * d];
-            let caches = &mut state.caches;
             with_f32(&qkv, |qkv| {
-                // A row shared with another after a beam reorder gets its own copy here, on the
-                // first layer it is written to (`make_mut`); every other row grows in place.
-                caches
-                    .par_iter_mut()
-                    .zip(qkv.par_chunks_exact(3 * d))
-                    .with_min_len(16)
-                    .for_each(|(cache, row)| {
-                        let cache = Arc::make_mut(cache);
-                        cache.keys[index].extend_from_slice(&row[d..2 * d]);
-                        cache.values[index].extend_from_slice(&row[2 * d..3 * d]);
-                    });
-                let source = RowCaches {
-                    caches,
+                for (kv, row) in current[index * rows * 2 * d..][..rows * 2 * d]
+                    .chunks_exact_mut(2 * d)
+                    .zip(qkv.chunks_exact(3 * d))
+                {
+                    kv.copy_from_slice(&row[d..]);
+                }
+                let source = History {
+                    steps: &state.history,
+                    paths: &state.paths,
+                    current: &current,
+                    rows,
                     layer: index,
                     d_model: d,
                 };
@@ -943,6 +992,17 @@ impl MarianModel {
             hidden = layer.final_layer_norm.residual(&hidden, &ff)?;
         }
         state.steps = steps_after;
+        state.history.push(Arc::new(StepKeyValues {
+            rows,
+            data: current,
+        }));
+        let earlier = state.history.len() - 1;
+        state.paths = (0..rows)
+            .flat_map(|row| {
+                let path = &state.paths[row * earlier..][..earlier];
+                path.iter().copied().chain(std::iter::once(row as u32))
+            })
+            .collect();
 
         let logits = self.lm_head.forward(&hidden)?;
         debug_assert_eq!(logits.dim(D::Minus1).ok(), Some(vocab));
@@ -963,7 +1023,11 @@ impl MarianModel {
         if rows.len() == old_rows && rows.iter().enumerate().all(|(i, &r)| i == r) {
             return Ok(());
         }
-        state.caches = rows.iter().map(|&r| Arc::clone(&state.caches[r])).collect();
+        let steps = state.history.len();
+        state.paths = rows
+            .iter()
+            .flat_map(|&r| state.paths[r * steps..][..steps].iter().copied())
+            .collect();
         state.sentence_of_row = rows.iter().map(|&r| state.sentence_of_row[r]).collect();
         Ok(())
     }
@@ -1039,22 +1103,22 @@ mod tests {
     /// at a time, each value added into the output in memory.
     fn reference_attention(
         query: &[f32],
-        kv: &RowKeys<'_>,
+        (keys, values, stride): (&[f32], &[f32], usize),
         heads: usize,
         out: &mut [f32],
         probs: &mut [f32],
     ) {
         let head_dim = query.len() / heads;
         let scale = (head_dim as f32).powf(-0.5);
-        let mut scores = vec![0f32; kv.len];
+        let mut scores = vec![0f32; probs.len()];
         out.fill(0.0);
         for head in 0..heads {
             let channel = head * head_dim;
             let q = &query[channel..channel + head_dim];
             let mut max = f32::NEG_INFINITY;
             for (position, score) in scores.iter_mut().enumerate() {
-                let offset = position * kv.position_stride + channel;
-                *score = dot(q, &kv.keys[offset..offset + head_dim]) * scale;
+                let offset = position * stride + channel;
+                *score = dot(q, &keys[offset..offset + head_dim]) * scale;
                 max = max.max(*score);
             }
             let mut total = 0f32;
@@ -1064,11 +1128,11 @@ mod tests {
             }
             for (position, score) in scores.iter_mut().enumerate() {
                 *score /= total;
-                let offset = position * kv.position_stride + channel;
+                let offset = position * stride + channel;
                 axpy(
                     &mut out[channel..channel + head_dim],
                     *score,
-                    &kv.values[offset..offset + head_dim],
+                    &values[offset..offset + head_dim],
                 );
             }
             for (slot, score) in probs.iter_mut().zip(&scores) {
@@ -1079,7 +1143,9 @@ mod tests {
 
     /// Every width gives the reference's bits (f32 exactness with transformers rests on them):
     /// head widths of 64 (Marian's, with its register path) and others, lengths that are no
-    /// multiple of the four positions taken together, a key stride wider than the row.
+    /// multiple of the four positions taken together, a key stride wider than the row; keys and
+    /// values in one strided buffer (encoder, cross-attention) and listed position by position
+    /// (the decoder's shared history).
     #[test]
     fn attention_gives_the_reference_bits_at_every_width() {
         for (heads, d_model, len) in [
@@ -1092,17 +1158,34 @@ mod tests {
             let stride = d_model + 3;
             let (keys, values) = (spread(len * stride, 1), spread(len * stride, 2));
             let query = spread(d_model, 3);
-            let kv = || RowKeys {
-                keys: &keys,
-                values: &values,
+            let listed: Vec<Vec<f32>> = (0..len)
+                .map(|p| {
+                    let row = |v: &[f32]| v[p * stride..][..d_model].to_vec();
+                    [row(&keys), row(&values)].concat()
+                })
+                .collect();
+            let list: Vec<&[f32]> = listed.iter().map(Vec::as_slice).collect();
+            let strided = || RowKeys {
                 len,
-                position_stride: stride,
+                at: PositionsAt::Strided {
+                    keys: &keys,
+                    values: &values,
+                    stride,
+                },
+            };
+            let by_list = || RowKeys {
+                len,
+                at: PositionsAt::Listed(&list),
             };
             let (mut want, mut want_probs) = (vec![0f32; d_model], vec![0f32; len]);
-            reference_attention(&query, &kv(), heads, &mut want, &mut want_probs);
-            for width in Width::available() {
+            let kv = (keys.as_slice(), values.as_slice(), stride);
+            reference_attention(&query, kv, heads, &mut want, &mut want_probs);
+            for (width, kv) in Width::available()
+                .into_iter()
+                .flat_map(|width| [(width, strided()), (width, by_list())])
+            {
                 let (mut got, mut got_probs) = (vec![1f32; d_model], vec![0f32; len]);
-                attend_row_at(width, &query, kv(), heads, &mut got, Some(&mut got_probs));
+                attend_row_at(width, &query, kv, heads, &mut got, Some(&mut got_probs));
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     bits(&got),
