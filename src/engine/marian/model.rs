@@ -425,35 +425,28 @@ wide::dispatched! {
         let d_model = query.len();
         let head_dim = d_model / heads;
         let scale = (head_dim as f32).powf(-0.5);
-        let mut probs_row = probs_row;
         let len = kv.len;
-        // Up to 512 positions on the stack: no allocation per row and step.
-        let mut stack = [0f32; 512];
-        let mut heap = Vec::new();
-        let scores: &mut [f32] = if len <= stack.len() {
-            &mut stack[..len]
-        } else {
-            heap.resize(len, 0f32);
-            &mut heap
-        };
-        out_row.fill(0.0);
-        for head in 0..heads {
-            let channel = head * head_dim;
-            let q = &query[channel..channel + head_dim];
-            let key = |position: usize| &kv.key(position, channel)[..head_dim];
-            // Four positions at a time: four independent chains of additions (each dot product
-            // keeps its own order), where one at a time waited on each addition.
-            let mut groups = scores.chunks_exact_mut(4);
-            for (group, first) in (&mut groups).zip((0..).step_by(4)) {
-                let dots = dot4(q, [key(first), key(first + 1), key(first + 2), key(first + 3)]);
-                for (score, dot) in group.iter_mut().zip(dots) {
-                    *score = dot * scale;
-                }
+        // Scores `[head][position]`, in a buffer each thread keeps: no allocation per row and
+        // step, and no zeroing (every score is written before it is read).
+        let mut buffer = SCORES.take();
+        if buffer.len() < heads * len {
+            buffer.resize(heads * len, 0.0);
+        }
+        let scores = &mut buffer[..heads * len];
+        // Keys and values are read position by position, every head of a position at once: one
+        // contiguous row front to back. Head by head, each read jumped from position to position
+        // (in the decoder's history, from block to block), eight times per row, and waited on
+        // memory at every jump.
+        for position in 0..len {
+            let key_row = kv.key(position, 0);
+            for head in 0..heads {
+                let channel = head * head_dim;
+                let dot = dot(&query[channel..channel + head_dim], &key_row[channel..channel + head_dim]);
+                scores[head * len + position] = dot * scale;
             }
-            let done = len - groups.into_remainder().len();
-            for (position, score) in scores.iter_mut().enumerate().skip(done) {
-                *score = dot(q, key(position)) * scale;
-            }
+        }
+        for scores in scores.chunks_exact_mut(len.max(1)).take(heads) {
+            let scores = &mut scores[..len];
             let max = scores.iter().fold(f32::NEG_INFINITY, |max, &s| max.max(s));
             let mut total = 0f32;
             for score in scores.iter_mut() {
@@ -463,22 +456,36 @@ wide::dispatched! {
             for score in scores.iter_mut() {
                 *score /= total;
             }
-            let out_head = &mut out_row[channel..channel + head_dim];
-            let value = |position: usize| &kv.value(position, channel, d_model)[..head_dim];
-            if head_dim == 64 {
-                weighted_sum::<64>(out_head, scores, value);
-            } else {
-                for (position, &score) in scores.iter().enumerate() {
-                    axpy(out_head, score, value(position));
+        }
+        // `out += weight · value` position after position: each output sums its terms in
+        // position order, the order of an accumulator in registers.
+        out_row.fill(0.0);
+        for position in 0..len {
+            let value_row = kv.value(position, 0, d_model);
+            for (head, out) in out_row.chunks_exact_mut(head_dim).enumerate() {
+                let weight = scores[head * len + position];
+                let value = &value_row[head * head_dim..][..head_dim];
+                if head_dim == 64 {
+                    axpy64(out, weight, value);
+                } else {
+                    axpy(out, weight, value);
                 }
             }
-            if let Some(p) = probs_row.as_deref_mut() {
-                for (slot, score) in p.iter_mut().zip(scores.iter()) {
+        }
+        if let Some(probs) = probs_row {
+            for scores in scores.chunks_exact(len.max(1)).take(heads) {
+                for (slot, score) in probs.iter_mut().zip(&scores[..len]) {
                     *slot += score / heads as f32;
                 }
             }
         }
+        SCORES.set(buffer);
     }
+}
+
+thread_local! {
+    /// [`attend_row`]'s scores, kept from one call to the next.
+    static SCORES: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Dot product with eight independent accumulators, so the compiler can vectorise it.
@@ -499,49 +506,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
-/// [`dot`] of `a` with four vectors at once (each result the same bits as `dot`'s).
+/// [`axpy`] over 64 values, a length the compiler sees.
 #[inline(always)]
-fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
-    let main = a.len() - a.len() % 8;
-    let b = b.map(|b| &b[..a.len()]);
-    let mut acc = [[0f32; 8]; 4];
-    for start in (0..main).step_by(8) {
-        let x = &a[start..start + 8];
-        for (acc, b) in acc.iter_mut().zip(&b) {
-            let y = &b[start..start + 8];
-            for i in 0..8 {
-                acc[i] += x[i] * y[i];
-            }
-        }
+fn axpy64(out: &mut [f32], alpha: f32, x: &[f32]) {
+    let out: &mut [f32; 64] = out.try_into().expect("64 values");
+    let x: &[f32; 64] = x.try_into().expect("64 values");
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += alpha * v;
     }
-    let mut out = [0f32; 4];
-    for ((out, acc), b) in out.iter_mut().zip(&acc).zip(&b) {
-        let mut sum = acc.iter().sum::<f32>();
-        for (x, y) in a[main..].iter().zip(&b[main..]) {
-            sum += x * y;
-        }
-        *out = sum;
-    }
-    out
-}
-
-/// `out += Σ weight[p] · value(p)` over the positions in order, `out` held in registers (what
-/// [`axpy`] per position computes, to the bit, without a store and reload per position).
-#[inline(always)]
-fn weighted_sum<'v, const N: usize>(
-    out: &mut [f32],
-    weights: &[f32],
-    value: impl Fn(usize) -> &'v [f32],
-) {
-    let mut acc = [0f32; N];
-    acc.copy_from_slice(out);
-    for (position, &weight) in weights.iter().enumerate() {
-        let v = &value(position)[..N];
-        for i in 0..N {
-            acc[i] += weight * v[i];
-        }
-    }
-    out.copy_from_slice(&acc);
 }
 
 #[inline(always)]
