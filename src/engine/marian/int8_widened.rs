@@ -15,10 +15,15 @@
 //! broadcast gives a pair. A tile of up to [`MR`] rows × [`NR`] columns lives in 12 registers for
 //! the whole depth.
 
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 /// Output columns per panel: two AVX2 registers of eight i32 sums.
 const NR: usize = 16;
+/// [`multiply_columns`] takes column ranges that start at a multiple of this.
+pub const COLUMN_STEP: usize = NR;
 /// Activation rows per tile: 6 × 2 accumulators + 2 weight registers + 1 broadcast = 15 of 16.
 const MR: usize = 6;
 /// Input pairs per pass over a tile: 8 KiB of a weight panel and 6 KiB of a row block.
@@ -82,28 +87,50 @@ impl PackedWeights {
 /// # Panics
 /// If the CPU has no AVX2 (check [`is_available`]) or the slices are shorter than the shapes.
 pub fn multiply(activations: &[i16], rows: usize, weights: &PackedWeights, out: &mut [i32]) {
+    let columns = weights.columns;
+    assert!(out.len() >= rows * columns);
+    // SAFETY: an i32 is a valid MaybeUninit<i32>, and `multiply_columns` only writes i32s.
+    let out = unsafe {
+        std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<i32>>(), out.len())
+    };
+    multiply_columns(activations, rows, weights, 0..columns, out);
+}
+
+/// [`multiply`] for the output columns `columns` only (its start a multiple of [`COLUMN_STEP`]):
+/// `out` is `[rows, columns.len()]`, uninitialised on entry and every element written on return.
+///
+/// # Panics
+/// As [`multiply`], and when `columns` is out of range or starts between two panels.
+pub fn multiply_columns(
+    activations: &[i16],
+    rows: usize,
+    weights: &PackedWeights,
+    columns: Range<usize>,
+    out: &mut [MaybeUninit<i32>],
+) {
     assert!(is_available(), "the widened int8 kernel needs AVX2");
     let depth = weights.padded_depth();
-    let columns = weights.columns;
-    assert!(activations.len() >= rows * depth && out.len() >= rows * columns);
-    if rows == 0 || columns == 0 {
+    let width_out = columns.len();
+    assert!(columns.end <= weights.columns && columns.start.is_multiple_of(NR));
+    assert!(activations.len() >= rows * depth && out.len() >= rows * width_out);
+    if rows == 0 || width_out == 0 {
         return;
     }
     let panel_len = weights.input_pairs * NR * 2;
     let blocks = interleave_rows(activations, rows, depth);
     let block_len = MR * depth;
-    let output = SharedOutput(out.as_mut_ptr());
+    let output = SharedOutput(out.as_mut_ptr().cast::<i32>());
     // Parallel over column panels, every row inside: each weight panel is read from memory once
     // per call, which matters for the 58 101-column output projection.
-    let panels = columns.div_ceil(NR);
-    (0..panels)
+    let panels = columns.start / NR..columns.end.div_ceil(NR);
+    let count = panels.len();
+    panels
         .into_par_iter()
-        .with_min_len((panels / (4 * rayon::current_num_threads())).max(1))
+        .with_min_len((count / (4 * rayon::current_num_threads())).max(1))
         .for_each(|panel| {
-            let first_column = panel * NR;
-            let width = NR.min(columns - first_column);
+            let first_column = panel * NR - columns.start;
+            let width = NR.min(columns.end - panel * NR);
             let panel_weights = &weights.panels[panel * panel_len..][..panel_len];
-            let mut tile = [[0i32; NR]; MR];
             // Depth in chunks, so that a chunk of the panel and of a row block fit in L1 together
             // (a whole 2048-deep panel is 32 KiB, the size of the cache).
             for first_pair in (0..weights.input_pairs).step_by(DEPTH_PAIRS) {
@@ -114,38 +141,20 @@ pub fn multiply(activations: &[i16], rows: usize, weights: &PackedWeights, out: 
                     let height = MR.min(rows - first_row);
                     let block_chunk =
                         &blocks[block * block_len + first_pair * MR * 2..][..pairs * MR * 2];
-                    let row_start = |r: usize| (first_row + r) * columns + first_column;
-                    if accumulate {
-                        for (r, sums) in tile.iter_mut().enumerate().take(height) {
-                            // SAFETY: as for the writes below; this task wrote these elements.
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(
-                                    output.get().add(row_start(r)),
-                                    sums.as_mut_ptr(),
-                                    width,
-                                );
-                            }
-                        }
-                    }
-                    tile_product(
-                        block_chunk,
-                        height,
-                        pairs,
-                        panel_chunk,
-                        &mut tile,
-                        accumulate,
-                    );
-                    for (r, sums) in tile.iter().enumerate().take(height) {
-                        // SAFETY: panels cover disjoint columns, so no two tasks write the same
-                        // element; `row_start(r) + width` is within `rows × columns` (asserted
-                        // above).
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                sums.as_ptr(),
-                                output.get().add(row_start(r)),
-                                width,
-                            );
-                        }
+                    // SAFETY: `first_row + height ≤ rows` and `first_column + width ≤
+                    // width_out` (asserted above), so the tile lies inside `out`; panels cover
+                    // disjoint columns, so no two tasks write the same element, and with
+                    // `accumulate` the tile reads only what this task wrote at the chunk before.
+                    unsafe {
+                        let at = output.get().add(first_row * width_out + first_column);
+                        tile_product(
+                            block_chunk,
+                            height,
+                            pairs,
+                            panel_chunk,
+                            (at, width_out, width),
+                            accumulate,
+                        );
                     }
                 }
             }
@@ -186,32 +195,60 @@ impl SharedOutput {
 }
 
 /// One tile: the first `height` (1..=MR) rows of an interleaved block against one panel, over
-/// `pairs` pairs of inputs; added to what `tile` holds when `accumulate`.
-fn tile_product(
+/// `pairs` pairs of inputs, into `width` (1..=NR) columns of rows `row_stride` apart at `out`;
+/// added to what they hold when `accumulate`.
+///
+/// # Safety
+/// `out` must be valid for those rows and columns (and initialised there when `accumulate`).
+unsafe fn tile_product(
     rows: &[i16],
     height: usize,
     pairs: usize,
     panel: &[i8],
-    tile: &mut [[i32; NR]; MR],
+    (out, row_stride, width): (*mut i32, usize, usize),
     accumulate: bool,
 ) {
     assert!(rows.len() >= pairs * MR * 2 && panel.len() >= pairs * NR * 2);
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `multiply` checked AVX2; the slices hold what the kernels read (asserted above).
+    // SAFETY: `multiply_columns` checked AVX2; the slices hold what the kernels read (asserted
+    // above); `out` as the caller guarantees. A full panel is written in place; a narrower one
+    // (the last of a layer) goes through a tile of NR columns, copied in and out.
     unsafe {
         let (rows, panel) = (rows.as_ptr(), panel.as_ptr());
+        let mut tile = [[0i32; NR]; MR];
+        let (target, stride) = if width == NR {
+            (out, row_stride)
+        } else {
+            if accumulate {
+                for (row, sums) in tile.iter_mut().enumerate().take(height) {
+                    std::ptr::copy_nonoverlapping(
+                        out.add(row * row_stride),
+                        sums.as_mut_ptr(),
+                        width,
+                    );
+                }
+            }
+            (tile.as_mut_ptr().cast::<i32>(), NR)
+        };
         match height {
-            6 => avx2::tile::<6>(rows, pairs, panel, tile, accumulate),
-            5 => avx2::tile::<5>(rows, pairs, panel, tile, accumulate),
-            4 => avx2::tile::<4>(rows, pairs, panel, tile, accumulate),
-            3 => avx2::tile::<3>(rows, pairs, panel, tile, accumulate),
-            2 => avx2::tile::<2>(rows, pairs, panel, tile, accumulate),
-            _ => avx2::tile::<1>(rows, pairs, panel, tile, accumulate),
+            6 => avx2::tile::<6>(rows, pairs, panel, target, stride, accumulate),
+            5 => avx2::tile::<5>(rows, pairs, panel, target, stride, accumulate),
+            4 => avx2::tile::<4>(rows, pairs, panel, target, stride, accumulate),
+            3 => avx2::tile::<3>(rows, pairs, panel, target, stride, accumulate),
+            2 => avx2::tile::<2>(rows, pairs, panel, target, stride, accumulate),
+            _ => avx2::tile::<1>(rows, pairs, panel, target, stride, accumulate),
+        }
+        if width < NR {
+            for (row, sums) in tile.iter().enumerate().take(height) {
+                std::ptr::copy_nonoverlapping(sums.as_ptr(), out.add(row * row_stride), width);
+            }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (rows, height, pairs, panel, tile, accumulate);
+        let _ = (
+            rows, height, pairs, panel, out, row_stride, width, accumulate,
+        );
         unreachable!("is_available() is false off x86-64");
     }
 }
@@ -228,25 +265,26 @@ mod avx2 {
 
     /// The first `ROWS` rows of an interleaved block of `pairs` pairs of i16 activations at
     /// `rows` against `pairs` pairs of the panel at `panel`, into (or, when `accumulate`, added
-    /// to) the first `ROWS` rows of `tile`.
+    /// to) `ROWS` rows of NR sums, `stride` apart, at `out`.
     ///
     /// # Safety
-    /// AVX2 must be available; `rows` must point to `pairs × MR × 2` values and `panel` to
-    /// `pairs × NR × 2` bytes.
+    /// AVX2 must be available; `rows` must point to `pairs × MR × 2` values, `panel` to
+    /// `pairs × NR × 2` bytes, and `out` to `ROWS` rows of NR i32 (initialised if `accumulate`).
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn tile<const ROWS: usize>(
         rows: *const i16,
         pairs: usize,
         panel: *const i8,
-        tile: &mut [[i32; NR]; MR],
+        out: *mut i32,
+        stride: usize,
         accumulate: bool,
     ) {
         let mut sums = [[_mm256_setzero_si256(); 2]; ROWS];
         if accumulate {
             for (row, sums) in sums.iter_mut().enumerate() {
-                // SAFETY: a tile row holds NR = 2 × 8 i32.
+                // SAFETY: the caller's row of NR = 2 × 8 i32.
                 unsafe {
-                    let from = tile[row].as_ptr().cast::<__m256i>();
+                    let from = out.add(row * stride).cast::<__m256i>();
                     sums[0] = _mm256_loadu_si256(from);
                     sums[1] = _mm256_loadu_si256(from.add(1));
                 }
@@ -273,11 +311,11 @@ mod avx2 {
             }
         }
         for (row, sums) in sums.iter().enumerate() {
-            // SAFETY: a tile row holds NR = 2 × 8 i32.
+            // SAFETY: the caller's row of NR = 2 × 8 i32.
             unsafe {
-                let out = tile[row].as_mut_ptr().cast::<__m256i>();
-                _mm256_storeu_si256(out, sums[0]);
-                _mm256_storeu_si256(out.add(1), sums[1]);
+                let to = out.add(row * stride).cast::<__m256i>();
+                _mm256_storeu_si256(to, sums[0]);
+                _mm256_storeu_si256(to.add(1), sums[1]);
             }
         }
     }

@@ -20,6 +20,9 @@
 //! could saturate gets 7-bit activations (±63), the arithmetic before issue 19.
 
 use candle_core::{Device, Storage, Tensor};
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 use rayon::prelude::*;
 use rten_gemm::{
     BiasVector, GemmExecutor, GemmInputA, GemmInputB, GemmUninitOptions, PackedBMatrix, QuantParams,
@@ -160,6 +163,8 @@ struct ColumnBlock {
 /// at once, the sums went to memory, were read back and written again to be scaled — twice the
 /// memory traffic of the f32 outputs alone, on every decoder step.
 const COLUMN_BLOCK: usize = 8192;
+// The widened kernel takes column ranges that start on one of its panels.
+const _: () = assert!(COLUMN_BLOCK.is_multiple_of(int8_widened::COLUMN_STEP));
 
 /// A dense layer over 2-D inputs `[rows, in_dim]`.
 pub struct Dense {
@@ -229,16 +234,10 @@ impl Dense {
                 let (quantized, scales) = quantize_rows(values, in_dim);
                 let packed = match kernel {
                     Int8Kernel::Rten => {
-                        // A narrow layer is one block: scaled in place, no second buffer.
-                        let block = if out_dim > 2 * COLUMN_BLOCK {
-                            COLUMN_BLOCK
-                        } else {
-                            out_dim
-                        };
-                        let blocks = (0..out_dim)
-                            .step_by(block.max(1))
-                            .map(|first| {
-                                let count = block.min(out_dim - first);
+                        let blocks = column_blocks(out_dim)
+                            .into_iter()
+                            .map(|columns| {
+                                let (first, count) = (columns.start, columns.len());
                                 let w = NdTensorView::from_data(
                                     [count, in_dim],
                                     &quantized[first * in_dim..(first + count) * in_dim],
@@ -326,44 +325,105 @@ impl Dense {
                 unsafe { out.set_len(rows * self.out_dim) };
                 Ok(out)
             }
-            Weights::Int8 {
-                packed: PackedInt8::Rten(blocks),
-                scales,
-            } if blocks.len() > 1 => self.rten_int8_by_blocks(x, rows, blocks, scales),
             Weights::Int8 { packed, scales } => {
-                let (mut accumulated, row_scales) = match packed {
-                    PackedInt8::Rten(blocks) => {
-                        let activations = self.quantize_for_rten(x, rows);
-                        let mut sums = Vec::with_capacity(rows * self.out_dim);
-                        rten_int8_sums(
-                            &activations,
-                            &blocks[0].packed,
-                            &mut sums.spare_capacity_mut()[..rows * self.out_dim],
-                        )?;
-                        // SAFETY: `rten_int8_sums` succeeded, so it wrote every element.
-                        unsafe { sums.set_len(rows * self.out_dim) };
-                        (sums, activations.row_scales)
+                let activations = match packed {
+                    PackedInt8::Rten(_) => Activations::Rten(self.quantize_for_rten(x, rows)),
+                    PackedInt8::Widened(packed) => {
+                        Activations::Widened(self.quantize_for_widened(x, rows, packed))
                     }
-                    PackedInt8::Widened(packed) => self.widened_int8_sums(x, rows, packed),
                 };
-                // Scaled back in place: the logits are 30 MB at beam 4 batch 32, and a second
-                // buffer of that size cost a memset and fresh pages on every step.
-                accumulated
-                    .par_chunks_mut(self.out_dim)
-                    .zip(row_scales.par_iter())
-                    .for_each(|(row, &row_scale)| {
-                        dequantize_row(row, row_scale, scales, self.bias.as_deref());
-                    });
-                let mut accumulated = std::mem::ManuallyDrop::new(accumulated);
-                let (pointer, length, capacity) = (
-                    accumulated.as_mut_ptr(),
-                    accumulated.len(),
-                    accumulated.capacity(),
-                );
-                // SAFETY: every element now holds the bits of an f32 (`dequantize_row`), i32 and
-                // f32 have the same size and alignment, and the allocation changes owner once.
-                Ok(unsafe { Vec::from_raw_parts(pointer.cast::<f32>(), length, capacity) })
+                let blocks: Vec<Range<usize>> = match packed {
+                    PackedInt8::Rten(blocks) => {
+                        blocks.iter().map(|b| b.first..b.first + b.count).collect()
+                    }
+                    PackedInt8::Widened(_) => column_blocks(self.out_dim),
+                };
+                let sums_of =
+                    |index: usize, out: &mut [MaybeUninit<i32>]| match (packed, &activations) {
+                        (PackedInt8::Rten(packed), Activations::Rten(activations)) => {
+                            rten_int8_sums(activations, &packed[index].packed, out).map(drop)
+                        }
+                        (PackedInt8::Widened(packed), Activations::Widened((levels, _))) => {
+                            int8_widened::multiply_columns(
+                                levels,
+                                rows,
+                                packed,
+                                blocks[index].clone(),
+                                out,
+                            );
+                            Ok(())
+                        }
+                        _ => unreachable!("activations are quantized for the weights' kernel"),
+                    };
+                let row_scales = activations.row_scales();
+                if blocks.len() == 1 {
+                    self.int8_in_place(rows, row_scales, scales, sums_of)
+                } else {
+                    self.int8_by_blocks(rows, row_scales, scales, &blocks, sums_of)
+                }
             }
+        }
+    }
+
+    /// A narrow int8 layer: its sums, scaled back to f32 in place (no second buffer).
+    fn int8_in_place(
+        &self,
+        rows: usize,
+        row_scales: &[f32],
+        scales: &[f32],
+        sums_of: impl Fn(usize, &mut [MaybeUninit<i32>]) -> Result<(), EngineError>,
+    ) -> Result<Vec<f32>, EngineError> {
+        let mut accumulated: Vec<i32> = Vec::with_capacity(rows * self.out_dim);
+        sums_of(
+            0,
+            &mut accumulated.spare_capacity_mut()[..rows * self.out_dim],
+        )?;
+        // SAFETY: `sums_of` succeeded, so it wrote every element.
+        unsafe { accumulated.set_len(rows * self.out_dim) };
+        accumulated
+            .par_chunks_mut(self.out_dim)
+            .zip(row_scales.par_iter())
+            .for_each(|(row, &row_scale)| {
+                dequantize_row(row, row_scale, scales, self.bias.as_deref());
+            });
+        let mut accumulated = std::mem::ManuallyDrop::new(accumulated);
+        let (pointer, length, capacity) = (
+            accumulated.as_mut_ptr(),
+            accumulated.len(),
+            accumulated.capacity(),
+        );
+        // SAFETY: every element now holds the bits of an f32 (`dequantize_row`), i32 and f32
+        // have the same size and alignment, and the allocation changes owner once.
+        Ok(unsafe { Vec::from_raw_parts(pointer.cast::<f32>(), length, capacity) })
+    }
+}
+
+/// The column blocks of a layer of `columns` outputs: one when it is narrow, else
+/// [`COLUMN_BLOCK`] columns each (the last one narrower).
+fn column_blocks(columns: usize) -> Vec<Range<usize>> {
+    let block = if columns > 2 * COLUMN_BLOCK {
+        COLUMN_BLOCK
+    } else {
+        columns.max(1)
+    };
+    (0..columns)
+        .step_by(block)
+        .map(|first| first..(first + block).min(columns))
+        .collect()
+}
+
+/// A layer's input rows, quantized for its kernel.
+enum Activations {
+    Rten(RtenActivations),
+    /// i16 levels of each row (padded to the kernel's depth) and each row's scale.
+    Widened((Vec<i16>, Vec<f32>)),
+}
+
+impl Activations {
+    fn row_scales(&self) -> &[f32] {
+        match self {
+            Self::Rten(activations) => &activations.row_scales,
+            Self::Widened((_, scales)) => scales,
         }
     }
 }
@@ -394,33 +454,36 @@ impl Dense {
 
     /// A wide int8 layer a block of columns at a time: each block's sums go to a buffer that stays
     /// in the cache and are scaled from there into the f32 outputs (see [`COLUMN_BLOCK`]).
-    fn rten_int8_by_blocks(
+    fn int8_by_blocks(
         &self,
-        x: &[f32],
         rows: usize,
-        blocks: &[ColumnBlock],
+        row_scales: &[f32],
         scales: &[f32],
+        blocks: &[Range<usize>],
+        sums_of: impl Fn(usize, &mut [MaybeUninit<i32>]) -> Result<(), EngineError>,
     ) -> Result<Vec<f32>, EngineError> {
-        let activations = self.quantize_for_rten(x, rows);
-        let widest = blocks.iter().map(|b| b.count).max().unwrap_or(0);
-        let mut sums: Vec<i32> = Vec::with_capacity(rows * widest);
+        let widest = blocks.iter().map(Range::len).max().unwrap_or(0);
+        let mut buffer: Vec<i32> = Vec::with_capacity(rows * widest);
         let mut out: Vec<f32> = Vec::with_capacity(rows * self.out_dim);
         let output = SharedRows(out.as_mut_ptr());
-        for block in blocks {
-            let sums = &mut sums.spare_capacity_mut()[..rows * block.count];
-            let sums = rten_int8_sums(&activations, &block.packed, sums)?;
-            let columns = block.first..block.first + block.count;
+        for (index, columns) in blocks.iter().enumerate() {
+            let count = columns.len();
+            let sums = &mut buffer.spare_capacity_mut()[..rows * count];
+            sums_of(index, sums)?;
+            // SAFETY: `sums_of` succeeded, so it wrote all of `sums`.
+            let sums =
+                unsafe { std::slice::from_raw_parts(sums.as_ptr().cast::<i32>(), rows * count) };
             let bias = self.bias.as_deref().map(|b| &b[columns.clone()]);
-            sums.par_chunks(block.count)
-                .zip(activations.row_scales.par_iter())
+            sums.par_chunks(count)
+                .zip(row_scales.par_iter())
                 .enumerate()
                 .for_each(|(row, (sums, &row_scale))| {
                     // SAFETY: each task writes its own row's columns of this block, inside
                     // `rows × out_dim`; no two tasks or blocks write the same element.
                     let out = unsafe {
                         std::slice::from_raw_parts_mut(
-                            output.get().add(row * self.out_dim + block.first),
-                            block.count,
+                            output.get().add(row * self.out_dim + columns.start),
+                            count,
                         )
                     };
                     dequantize_into(sums, row_scale, &scales[columns.clone()], bias, out);
@@ -433,12 +496,12 @@ impl Dense {
 
     /// The i32 sums of `x`'s quantized rows with the weights, by the widened AVX2 kernel, and each
     /// row's scale: the same levels and sums as rten-gemm's exact kernels.
-    fn widened_int8_sums(
+    fn quantize_for_widened(
         &self,
         x: &[f32],
         rows: usize,
         packed: &int8_widened::PackedWeights,
-    ) -> (Vec<i32>, Vec<f32>) {
+    ) -> (Vec<i16>, Vec<f32>) {
         let depth = packed.padded_depth();
         let mut levels = vec![0i16; rows * depth];
         let mut row_scales = vec![0f32; rows];
@@ -450,9 +513,7 @@ impl Dense {
             .for_each(|((q, scale), row)| {
                 *scale = quantize_levels(row, &mut q[..self.in_dim]);
             });
-        let mut accumulated = vec![0i32; rows * self.out_dim];
-        int8_widened::multiply(&levels, rows, packed, &mut accumulated);
-        (accumulated, row_scales)
+        (levels, row_scales)
     }
 }
 
@@ -795,24 +856,21 @@ mod tests {
         let (k, n) = (7, 2 * COLUMN_BLOCK + 1003);
         let w = values(n * k, 21);
         let b = values(n, 22);
+        assert_eq!(column_blocks(n).len(), 3);
         for rows in [1, 128] {
-            let x = values(rows * k, 23 + rows as u64);
-            let kernel = Int8Kernel::Rten;
-            let layer = int8_dense(&w, &b, n, k, kernel);
-            assert!(
-                matches!(&layer.weights, Weights::Int8 { packed: PackedInt8::Rten(blocks), .. } if blocks.len() == 3)
-            );
-            let want = int8_reference(&x, &w, &b, rows, k, n, limit_of(kernel));
-            assert_eq!(layer.forward_slice(&x, rows).unwrap(), want, "{rows} rows");
-            let unbiased =
-                with_int8_kernel(kernel, || Dense::from_rows(&w, n, k, None, Some(kernel)));
-            let zero = vec![0f32; n];
-            let want = int8_reference(&x, &w, &zero, rows, k, n, limit_of(kernel));
-            assert_eq!(
-                unbiased.forward_slice(&x, rows).unwrap(),
-                want,
-                "{rows} rows, no bias"
-            );
+            for kernel in int8_kernels() {
+                let x = values(rows * k, 23 + rows as u64);
+                let layer = int8_dense(&w, &b, n, k, kernel);
+                let want = int8_reference(&x, &w, &b, rows, k, n, limit_of(kernel));
+                let got = layer.forward_slice(&x, rows).unwrap();
+                assert_eq!(got, want, "{kernel:?}, {rows} rows");
+                let unbiased =
+                    with_int8_kernel(kernel, || Dense::from_rows(&w, n, k, None, Some(kernel)));
+                let zero = vec![0f32; n];
+                let want = int8_reference(&x, &w, &zero, rows, k, n, limit_of(kernel));
+                let got = unbiased.forward_slice(&x, rows).unwrap();
+                assert_eq!(got, want, "{kernel:?}, {rows} rows, no bias");
+            }
         }
     }
 
