@@ -269,8 +269,14 @@ impl<N: Network> MarianEngine<N> {
             |_| self.empty_translation(),
             |batch| {
                 let sources: Vec<Vec<u32>> = batch.iter().map(|&i| encoded[i].0.clone()).collect();
-                let state = self.network.start_batch(&sources, self.alignment)?;
-                let hypotheses = generate(&self.network, state, batch.len(), options)?;
+                // The whole batch on one of rayon's threads: each of the ~150 parallel sections
+                // of a decoder step then starts from a pool thread, where from this (outside)
+                // thread each one queued a job, woke a worker and put this thread to sleep until
+                // it was done — two futex round trips per section.
+                let hypotheses = rayon::scope(|_| {
+                    let state = self.network.start_batch(&sources, self.alignment)?;
+                    generate(&self.network, state, batch.len(), options)
+                })?;
                 if hypotheses.len() != batch.len() {
                     return Err(EngineError::Decode(format!(
                         "search returned {} hypotheses for {} sentences",
