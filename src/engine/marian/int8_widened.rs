@@ -75,32 +75,20 @@ impl PackedWeights {
         }
     }
 
-    /// The row length [`multiply`] expects of the activations: `depth` rounded up to even.
+    /// The row length [`multiply_columns`] expects of the activations: `depth` rounded up to even.
     pub fn padded_depth(&self) -> usize {
         self.input_pairs * 2
     }
 }
 
 /// `out[r, c] = Σ_i activations[r, i] · weights[c, i]` for `rows` rows of
-/// [`PackedWeights::padded_depth`] activations (|values| ≤ 127, padding zero), exactly.
+/// [`PackedWeights::padded_depth`] activations (|values| ≤ 127, padding zero), exactly, for the
+/// output columns `columns` only (its start a multiple of [`COLUMN_STEP`]): `out` is
+/// `[rows, columns.len()]`, uninitialised on entry and every element written on return.
 ///
 /// # Panics
-/// If the CPU has no AVX2 (check [`is_available`]) or the slices are shorter than the shapes.
-pub fn multiply(activations: &[i16], rows: usize, weights: &PackedWeights, out: &mut [i32]) {
-    let columns = weights.columns;
-    assert!(out.len() >= rows * columns);
-    // SAFETY: an i32 is a valid MaybeUninit<i32>, and `multiply_columns` only writes i32s.
-    let out = unsafe {
-        std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<i32>>(), out.len())
-    };
-    multiply_columns(activations, rows, weights, 0..columns, out);
-}
-
-/// [`multiply`] for the output columns `columns` only (its start a multiple of [`COLUMN_STEP`]):
-/// `out` is `[rows, columns.len()]`, uninitialised on entry and every element written on return.
-///
-/// # Panics
-/// As [`multiply`], and when `columns` is out of range or starts between two panels.
+/// If the CPU has no AVX2 (check [`is_available`]), the slices are shorter than the shapes, or
+/// `columns` is out of range or starts between two panels.
 pub fn multiply_columns(
     activations: &[i16],
     rows: usize,
@@ -183,7 +171,7 @@ fn interleave_rows(activations: &[i16], rows: usize, depth: usize) -> Vec<i16> {
 /// The output buffer, written by several tasks at disjoint columns.
 #[derive(Clone, Copy)]
 struct SharedOutput(*mut i32);
-// SAFETY: the tasks of `multiply` write disjoint elements and the buffer outlives them.
+// SAFETY: the tasks of `multiply_columns` write disjoint elements and the buffer outlives them.
 unsafe impl Send for SharedOutput {}
 unsafe impl Sync for SharedOutput {}
 
@@ -363,13 +351,16 @@ mod tests {
     /// The kernel's product of row-major `a` (`[rows, depth]`) and `w` (`[columns, depth]`).
     fn product(a: &[i8], w: &[i8], rows: usize, depth: usize, columns: usize) -> Vec<i32> {
         let packed = PackedWeights::pack(w, columns, depth);
-        let mut out = vec![0i32; rows * columns];
-        multiply(
+        let mut out = Vec::with_capacity(rows * columns);
+        multiply_columns(
             &padded(a, rows, depth, packed.padded_depth()),
             rows,
             &packed,
-            &mut out,
+            0..columns,
+            &mut out.spare_capacity_mut()[..rows * columns],
         );
+        // SAFETY: `multiply_columns` wrote every element.
+        unsafe { out.set_len(rows * columns) };
         out
     }
 
